@@ -1,0 +1,7 @@
+// ember.h: the umbrella header for programs that use Ember (examples, apps).
+// Ember's own sources include only the headers they need.
+#pragma once
+
+#include "autograd/Node.h"
+#include "autograd/gradcheck.h"
+#include "tensor/Tensor.h"

@@ -1,0 +1,546 @@
+// tensor/cpu/CpuBackend.cpp: the CPU kernel table (see tensor/Backend.h).
+//
+// Elementwise kernels are instantiated from tensor/ElementwiseOps.def and run on
+// cpu_loop (tensor/cpu/Loops.h). GEMM goes to OpenBLAS. Reductions, softmax and
+// indexing are plain loops written so that the compiler vectorises the inner one.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <vector>
+
+#include "tensor/Backend.h"
+#include "tensor/Dispatch.h"
+#include "tensor/Random.h"
+#include "tensor/Tensor.h"
+#include "tensor/cpu/Loops.h"
+
+namespace ember {
+
+// ---------------------------------------------------------------------------
+// Op names (shared by every backend's errors)
+const char* op_name(UnaryOp op) {
+  switch (op) {
+#define EMBER_UNARY(Name, expr) \
+  case UnaryOp::Name: return #Name;
+#include "tensor/ElementwiseOps.def"
+  }
+  return "?";
+}
+const char* op_name(BinaryOp op) {
+  switch (op) {
+#define EMBER_BINARY(Name, expr) \
+  case BinaryOp::Name: return #Name;
+#define EMBER_BINARY_FLOAT(Name, expr) \
+  case BinaryOp::Name: return #Name;
+#include "tensor/ElementwiseOps.def"
+  }
+  return "?";
+}
+bool binary_is_float_only(BinaryOp op) {
+  switch (op) {
+#define EMBER_BINARY_FLOAT(Name, expr) \
+  case BinaryOp::Name: return true;
+#include "tensor/ElementwiseOps.def"
+    default: return false;
+  }
+}
+
+namespace cpu {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Allocator: 64-byte aligned, so vector loads never split cache lines.
+class CpuAllocator : public Allocator {
+ public:
+  void* allocate(size_t nbytes) override {
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, std::max<size_t>(nbytes, 64)) != 0)
+      EMBER_FAIL("cpu allocator: out of memory allocating ", nbytes, " bytes");
+    return p;
+  }
+  void deallocate(void* p, size_t) override { std::free(p); }
+};
+
+// ---------------------------------------------------------------------------
+// Elementwise
+template <class T, class F>
+void unary_loop(const KView& dst, const KView& x, T p0, T p1) {
+  const KView* v[2] = {&dst, &x};
+  F f;
+  cpu_loop(v, [&](char* const* ptr, const int64_t* st, int64_t n) {
+    T* o = reinterpret_cast<T*>(ptr[0]);
+    const T* a = reinterpret_cast<const T*>(ptr[1]);
+    if (st[0] == sizeof(T) && st[1] == sizeof(T)) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], p0, p1);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(ptr[0] + i * st[0]) = f(*reinterpret_cast<const T*>(ptr[1] + i * st[1]), p0, p1);
+    }
+  });
+}
+
+template <class T, class F>
+void binary_loop(const KView& dst, const KView& a, const KView& b, T p0, T p1) {
+  const KView* v[3] = {&dst, &a, &b};
+  F f;
+  cpu_loop(v, [&](char* const* ptr, const int64_t* st, int64_t n) {
+    T* o = reinterpret_cast<T*>(ptr[0]);
+    const T* x = reinterpret_cast<const T*>(ptr[1]);
+    const T* y = reinterpret_cast<const T*>(ptr[2]);
+    constexpr int64_t s = sizeof(T);
+    if (st[0] == s && st[1] == s && st[2] == s) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i], p0, p1);
+    } else if (st[0] == s && st[1] == s && st[2] == 0) {
+      const T yv = *y;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv, p0, p1);
+    } else if (st[0] == s && st[1] == 0 && st[2] == s) {
+      const T xv = *x;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i], p0, p1);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(ptr[0] + i * st[0]) =
+            f(*reinterpret_cast<const T*>(ptr[1] + i * st[1]),
+              *reinterpret_cast<const T*>(ptr[2] + i * st[2]), p0, p1);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Reductions. dst is contiguous with src's ndim and 1 on reduced dims.
+template <class T>
+struct Acc {
+  ReduceOp op;
+  T init(T first) const { return op == ReduceOp::Sum ? T(0) : first; }
+  T combine(T a, T b) const {
+    if (op == ReduceOp::Sum) return a + b;
+    if (op == ReduceOp::Max) return (b > a || b != b) ? b : a;  // NaN wins, as in PyTorch
+    return (b < a || b != b) ? b : a;
+  }
+};
+
+template <class T>
+T reduce_row(ReduceOp op, const T* x, int64_t n, int64_t stride) {
+  if (op == ReduceOp::Sum) {
+    T acc = 0;
+    if (stride == 1) {
+#pragma omp simd reduction(+ : acc)
+      for (int64_t i = 0; i < n; ++i) acc += x[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) acc += x[i * stride];
+    }
+    return acc;
+  }
+  Acc<T> a{op};
+  T acc = x[0];
+  for (int64_t i = 1; i < n; ++i) acc = a.combine(acc, x[i * stride]);
+  return acc;
+}
+
+template <class T>
+void reduce_impl(ReduceOp op, const KView& dst, const KView& src, double scale) {
+  // Split src dims into kept (outer) and reduced (inner), drop size-1 dims.
+  int nk = 0, nr = 0;
+  int64_t kshape[kMaxDims], kstride[kMaxDims], rshape[kMaxDims], rstride[kMaxDims];
+  for (int d = 0; d < src.ndim; ++d) {
+    if (src.shape[d] == 1) continue;
+    if (dst.shape[d] == 1) { rshape[nr] = src.shape[d]; rstride[nr++] = src.strides[d]; }
+    else { kshape[nk] = src.shape[d]; kstride[nk++] = src.strides[d]; }
+  }
+  // Merge reduced dims that are contiguous with each other.
+  auto merge = [](int& n, int64_t* shape, int64_t* stride) {
+    int out = 0;
+    for (int d = 0; d < n; ++d) {
+      if (out > 0 && stride[out - 1] == stride[d] * shape[d]) {
+        shape[out - 1] *= shape[d];
+        stride[out - 1] = stride[d];
+        continue;
+      }
+      shape[out] = shape[d];
+      stride[out++] = stride[d];
+    }
+    n = out;
+  };
+  merge(nr, rshape, rstride);
+  merge(nk, kshape, kstride);
+  int64_t K = 1, R = 1;
+  for (int d = 0; d < nk; ++d) K *= kshape[d];
+  for (int d = 0; d < nr; ++d) R *= rshape[d];
+  T* out = reinterpret_cast<T*>(dst.data);
+  const T* in = reinterpret_cast<const T*>(src.data);
+  const T sc = static_cast<T>(scale);
+  const bool scaled = op == ReduceOp::Sum && scale != 1.0;
+
+  auto kept_offset = [&](int64_t k) {
+    int64_t off = 0;
+    for (int d = nk - 1; d >= 0; --d) {
+      off += (k % kshape[d]) * kstride[d];
+      k /= kshape[d];
+    }
+    return off;
+  };
+
+  if (nr <= 1) {  // every output reduces one strided row
+    int64_t rs = nr == 1 ? rstride[0] : 1;
+#pragma omp parallel for if (K * R >= 2 * kParallelGrain && K > 1) schedule(static)
+    for (int64_t k = 0; k < K; ++k) {
+      T v = reduce_row(op, in + kept_offset(k), R, rs);
+      out[k] = scaled ? v * sc : v;
+    }
+    return;
+  }
+  if (nk == 1 && kstride[0] == 1) {  // reduce leading dims of rows laid out as [..., K]
+    Acc<T> a{op};
+    for (int64_t k = 0; k < K; ++k) out[k] = a.init(in[k]);
+    bool first = op != ReduceOp::Sum;
+    for (int64_t r = 0; r < R; ++r) {
+      if (first) { first = false; continue; }
+      int64_t off = 0, rem = r;
+      for (int d = nr - 1; d >= 0; --d) { off += (rem % rshape[d]) * rstride[d]; rem /= rshape[d]; }
+      const T* row = in + off;
+      if (op == ReduceOp::Sum) {
+#pragma omp simd
+        for (int64_t k = 0; k < K; ++k) out[k] += row[k];
+      } else {
+        for (int64_t k = 0; k < K; ++k) out[k] = a.combine(out[k], row[k]);
+      }
+    }
+    if (scaled) for (int64_t k = 0; k < K; ++k) out[k] *= sc;
+    return;
+  }
+  // General case: walk the reduced index space for each output.
+  Acc<T> a{op};
+#pragma omp parallel for if (K * R >= 2 * kParallelGrain && K > 1) schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    const T* base = in + kept_offset(k);
+    T acc = T(0);
+    for (int64_t r = 0; r < R; ++r) {
+      int64_t off = 0, rem = r;
+      for (int d = nr - 1; d >= 0; --d) { off += (rem % rshape[d]) * rstride[d]; rem /= rshape[d]; }
+      acc = r == 0 ? (op == ReduceOp::Sum ? base[off] : base[off]) : a.combine(acc, base[off]);
+    }
+    out[k] = scaled ? acc * sc : acc;
+  }
+}
+
+// For [outer, n, inner] walks of one dim: the offsets of dim `dim`'s neighbours.
+struct DimWalk {
+  int64_t outer_count = 1;
+  int64_t n = 1;
+  int64_t stride = 0;
+  // offset of the i-th (outer) position, all dims except `dim`
+  const KView* v;
+  int dim;
+  int64_t offset(int64_t i) const {
+    int64_t off = 0;
+    for (int d = v->ndim - 1; d >= 0; --d) {
+      if (d == dim) continue;
+      off += (i % v->shape[d]) * v->strides[d];
+      i /= v->shape[d];
+    }
+    return off;
+  }
+};
+DimWalk walk(const KView& v, int dim) {
+  DimWalk w;
+  w.v = &v;
+  w.dim = dim;
+  w.n = v.shape[dim];
+  w.stride = v.strides[dim];
+  for (int d = 0; d < v.ndim; ++d)
+    if (d != dim) w.outer_count *= v.shape[d];
+  return w;
+}
+
+// ---------------------------------------------------------------------------
+// Softmax over contiguous rows
+template <class T>
+void softmax_rows(bool log, T* y, const T* x, int64_t rows, int64_t cols) {
+#pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    T m = xr[0];
+    for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    T s = 0;
+    if (log) {
+#pragma omp simd reduction(+ : s)
+      for (int64_t c = 0; c < cols; ++c) s += math::exp(xr[c] - m);
+      T lse = m + math::log(s);
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] - lse;
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (int64_t c = 0; c < cols; ++c) {
+        yr[c] = math::exp(xr[c] - m);
+        s += yr[c];
+      }
+      T inv = T(1) / s;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
+    }
+  }
+}
+
+template <class T>
+void softmax_backward_rows(bool log, T* gx, const T* gy, const T* y, int64_t rows, int64_t cols) {
+#pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* g = gy + r * cols;
+    const T* yr = y + r * cols;
+    T* o = gx + r * cols;
+    T s = 0;
+    if (log) {
+#pragma omp simd reduction(+ : s)
+      for (int64_t c = 0; c < cols; ++c) s += g[c];
+      for (int64_t c = 0; c < cols; ++c) o[c] = g[c] - math::exp(yr[c]) * s;
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (int64_t c = 0; c < cols; ++c) s += g[c] * yr[c];
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) o[c] = yr[c] * (g[c] - s);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+class CpuBackend : public Backend {
+ public:
+  Allocator& allocator() override { return alloc_; }
+
+  void copy_to_host(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  void copy_from_host(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+
+  void copy(const KView& dst, const KView& src) override {
+    dispatch_all(dst.dtype, [&](auto dtag) {
+      dispatch_all(src.dtype, [&](auto stag) {
+        using D = decltype(dtag);
+        using S = decltype(stag);
+        const KView* v[2] = {&dst, &src};
+        cpu_loop(v, [&](char* const* ptr, const int64_t* st, int64_t n) {
+          if (st[0] == sizeof(D) && st[1] == sizeof(S)) {
+            D* o = reinterpret_cast<D*>(ptr[0]);
+            const S* a = reinterpret_cast<const S*>(ptr[1]);
+            if constexpr (std::is_same_v<D, S>) std::memcpy(o, a, static_cast<size_t>(n) * sizeof(D));
+            else
+#pragma omp simd
+              for (int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(a[i]);
+          } else {
+            for (int64_t i = 0; i < n; ++i)
+              *reinterpret_cast<D*>(ptr[0] + i * st[0]) =
+                  static_cast<D>(*reinterpret_cast<const S*>(ptr[1] + i * st[1]));
+          }
+        });
+      });
+    });
+  }
+
+  void fill(const KView& dst, double value) override {
+    dispatch_all(dst.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T v = static_cast<T>(value);
+      const KView* views[1] = {&dst};
+      cpu_loop(views, [&](char* const* ptr, const int64_t* st, int64_t n) {
+        if (st[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(ptr[0]), n, v);
+        else for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(ptr[0] + i * st[0]) = v;
+      });
+    });
+  }
+
+  void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) override {
+    dispatch_float(dst.dtype, op_name(op), [&](auto tag) {
+      using T = decltype(tag);
+      switch (op) {
+#define EMBER_UNARY(Name, expr) \
+  case UnaryOp::Name: unary_loop<T, fn::Name>(dst, x, static_cast<T>(p0), static_cast<T>(p1)); break;
+#include "tensor/ElementwiseOps.def"
+      }
+    });
+  }
+
+  void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0,
+              double p1) override {
+    if (binary_is_float_only(op)) {
+      dispatch_float(dst.dtype, op_name(op), [&](auto tag) {
+        using T = decltype(tag);
+        switch (op) {
+#define EMBER_BINARY_FLOAT(Name, expr) \
+  case BinaryOp::Name: binary_loop<T, fn::Name>(dst, a, b, static_cast<T>(p0), static_cast<T>(p1)); break;
+#include "tensor/ElementwiseOps.def"
+          default: break;
+        }
+      });
+      return;
+    }
+    dispatch_numeric(dst.dtype, op_name(op), [&](auto tag) {
+      using T = decltype(tag);
+      switch (op) {
+#define EMBER_BINARY(Name, expr) \
+  case BinaryOp::Name: binary_loop<T, fn::Name>(dst, a, b, static_cast<T>(p0), static_cast<T>(p1)); break;
+#include "tensor/ElementwiseOps.def"
+        default: break;
+      }
+    });
+  }
+
+  void where(const KView& dst, const KView& cond, const KView& a, const KView& b) override {
+    dispatch_all(cond.dtype, [&](auto ctag) {
+      dispatch_all(dst.dtype, [&](auto tag) {
+        using C = decltype(ctag);
+        using T = decltype(tag);
+        const KView* v[4] = {&dst, &cond, &a, &b};
+        cpu_loop(v, [&](char* const* ptr, const int64_t* st, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            C c = *reinterpret_cast<const C*>(ptr[1] + i * st[1]);
+            *reinterpret_cast<T*>(ptr[0] + i * st[0]) =
+                c != C(0) ? *reinterpret_cast<const T*>(ptr[2] + i * st[2])
+                          : *reinterpret_cast<const T*>(ptr[3] + i * st[3]);
+          }
+        });
+      });
+    });
+  }
+
+  void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) override {
+    dispatch_numeric(src.dtype, "reduce", [&](auto tag) {
+      reduce_impl<decltype(tag)>(op, dst, src, scale);
+    });
+  }
+
+  void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) override {
+    dispatch_numeric(src.dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
+      using T = decltype(tag);
+      DimWalk ws = walk(src, dim), wd = walk(dst, dim);
+      const T* in = reinterpret_cast<const T*>(src.data);
+      int64_t* out = reinterpret_cast<int64_t*>(dst.data);
+#pragma omp parallel for if (ws.outer_count * ws.n >= 2 * kParallelGrain) schedule(static)
+      for (int64_t i = 0; i < ws.outer_count; ++i) {
+        const T* x = in + ws.offset(i);
+        int64_t best = 0;
+        T bv = x[0];
+        for (int64_t j = 1; j < ws.n; ++j) {
+          T v = x[j * ws.stride];
+          if (bv != bv) break;  // NaN is the max and the min, as in PyTorch
+          if ((is_max && (v > bv || v != v)) || (!is_max && (v < bv || v != v))) { bv = v; best = j; }
+        }
+        out[wd.offset(i)] = best;
+      }
+    });
+  }
+
+  void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+            int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta,
+            void* c, int64_t ldc, int64_t stride_c, int64_t batch) override {
+    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
+    for (int64_t i = 0; i < batch; ++i) {
+      if (t == DType::f32)
+        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, static_cast<float>(alpha),
+                    static_cast<const float*>(a) + i * stride_a, static_cast<blasint>(lda),
+                    static_cast<const float*>(b) + i * stride_b, static_cast<blasint>(ldb),
+                    static_cast<float>(beta), static_cast<float*>(c) + i * stride_c, static_cast<blasint>(ldc));
+      else if (t == DType::f64)
+        cblas_dgemm(CblasRowMajor, TA, TB, M, N, K, alpha, static_cast<const double*>(a) + i * stride_a,
+                    static_cast<blasint>(lda), static_cast<const double*>(b) + i * stride_b,
+                    static_cast<blasint>(ldb), beta, static_cast<double*>(c) + i * stride_c,
+                    static_cast<blasint>(ldc));
+      else EMBER_FAIL("matmul: dtype ", dtype_name(t), " is not supported (needs f32 or f64)");
+    }
+  }
+
+  void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override {
+    dispatch_float(t, log ? "log_softmax" : "softmax", [&](auto tag) {
+      using T = decltype(tag);
+      softmax_rows<T>(log, static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
+    });
+  }
+
+  void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
+                        int64_t cols) override {
+    dispatch_float(t, log ? "log_softmax" : "softmax", [&](auto tag) {
+      using T = decltype(tag);
+      softmax_backward_rows<T>(log, static_cast<T*>(gx), static_cast<const T*>(gy),
+                               static_cast<const T*>(y), rows, cols);
+    });
+  }
+
+  void gather(const KView& dst, const KView& src, const KView& index, int dim) override {
+    dispatch_all(src.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      DimWalk wd = walk(dst, dim), wi = walk(index, dim), ws = walk(src, dim);
+      const int64_t* idx = reinterpret_cast<const int64_t*>(index.data);
+      for (int64_t i = 0; i < wd.outer_count; ++i) {
+        T* o = reinterpret_cast<T*>(dst.data) + wd.offset(i);
+        const T* s = reinterpret_cast<const T*>(src.data) + ws.offset(i);
+        const int64_t* ix = idx + wi.offset(i);
+        for (int64_t j = 0; j < wd.n; ++j) {
+          int64_t v = ix[j * wi.stride];
+          EMBER_CHECK(v >= 0 && v < ws.n, "gather: index ", v, " is out of range for dim ", dim,
+                      " of size ", ws.n);
+          o[j * wd.stride] = s[v * ws.stride];
+        }
+      }
+    });
+  }
+
+  void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override {
+    dispatch_numeric(src.dtype, "scatter_add", [&](auto tag) {
+      using T = decltype(tag);
+      DimWalk wd = walk(dst, dim), wi = walk(index, dim), ws = walk(src, dim);
+      const int64_t* idx = reinterpret_cast<const int64_t*>(index.data);
+      for (int64_t i = 0; i < ws.outer_count; ++i) {
+        T* o = reinterpret_cast<T*>(dst.data) + wd.offset(i);
+        const T* s = reinterpret_cast<const T*>(src.data) + ws.offset(i);
+        const int64_t* ix = idx + wi.offset(i);
+        for (int64_t j = 0; j < ws.n; ++j) {
+          int64_t v = ix[j * wi.stride];
+          EMBER_CHECK(v >= 0 && v < wd.n, "scatter_add: index ", v, " is out of range for dim ",
+                      dim, " of size ", wd.n);
+          o[v * wd.stride] += s[j * ws.stride];
+        }
+      }
+    });
+  }
+
+  void random(const KView& dst, RandomDist dist, uint64_t seed, uint64_t offset, double a,
+              double b) override {
+    int64_t n = dst.numel();
+    if (dist == RandomDist::Bits64) {
+      auto* o = reinterpret_cast<int64_t*>(dst.data);
+      for (int64_t i = 0; i < n; ++i)
+        o[i] = static_cast<int64_t>(philox::bits64(offset + static_cast<uint64_t>(i), seed));
+      return;
+    }
+    dispatch_float(dst.dtype, "random", [&](auto tag) {
+      using T = decltype(tag);
+      T* o = reinterpret_cast<T*>(dst.data);
+#pragma omp parallel for if (n >= 2 * kParallelGrain) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        uint64_t c = offset + static_cast<uint64_t>(i);
+        o[i] = static_cast<T>(dist == RandomDist::Uniform ? a + (b - a) * philox::uniform(c, seed)
+                                                         : a + b * philox::normal(c, seed));
+      }
+    });
+  }
+
+ private:
+  CpuAllocator alloc_;
+};
+
+}  // namespace
+}  // namespace cpu
+
+Backend& cpu_backend() {
+  static cpu::CpuBackend backend;
+  return backend;
+}
+
+}  // namespace ember
