@@ -89,7 +89,7 @@ namespace cuda {
 // cuda/CudaBackend.cu, compiled in when EMBER_CUDA is on. Throws a clear error when
 // no device or driver is present.
 Backend& backend(int index);
-int device_count();  // 0 without a driver or device
+// cuda::device_count() is declared in tensor/Tensor.h.
 }  // namespace cuda
 
 }  // namespace ember

@@ -171,6 +171,13 @@ class Tensor {
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---------------------------------------------------------------------------
+// CUDA availability: 0 devices when built without CUDA or without a driver/GPU.
+namespace cuda {
+int device_count();
+inline bool is_available() { return device_count() > 0; }
+}  // namespace cuda
+
+// ---------------------------------------------------------------------------
 // Grad mode: when off, ops record no history (inference, optimizer steps).
 bool grad_enabled();
 void set_grad_enabled(bool on);
