@@ -4,4 +4,9 @@
 
 #include "autograd/Node.h"
 #include "autograd/gradcheck.h"
+#include "nn/Init.h"
+#include "nn/Layers.h"
+#include "nn/Loss.h"
+#include "nn/Module.h"
+#include "optim/Optimizer.h"
 #include "tensor/Tensor.h"
