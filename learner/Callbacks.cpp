@@ -1,0 +1,290 @@
+// learner/Callbacks.cpp: TrainEval, Recorder (smoothed loss, table, CSV), the
+// terminal progress bar, ParamScheduler, and the lr finder with its valley rule.
+#include "learner/Callbacks.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <sstream>
+
+#include "learner/Learner.h"
+
+namespace ember {
+namespace learner {
+
+// ---------------------------------------------------------------------------
+// TrainEvalCallback
+void TrainEvalCallback::before_fit() {
+  Learner& l = learn();
+  l.train_iter = 0;
+  l.pct_train = 0.0;
+  l.epoch = 0;
+}
+
+void TrainEvalCallback::before_train() {
+  Learner& l = learn();
+  l.pct_train = static_cast<double>(l.epoch) / static_cast<double>(std::max(l.n_epoch, 1));
+  l.model->train();
+  l.training = true;
+}
+
+void TrainEvalCallback::after_batch() {
+  Learner& l = learn();
+  if (!l.training) return;
+  l.pct_train += 1.0 / (static_cast<double>(std::max<int64_t>(l.n_iter, 1)) * std::max(l.n_epoch, 1));
+  ++l.train_iter;
+}
+
+void TrainEvalCallback::before_validate() {
+  Learner& l = learn();
+  l.model->eval();
+  l.training = false;
+}
+
+// ---------------------------------------------------------------------------
+// SmoothLoss
+void SmoothLoss::add(double x) {
+  ++count_;
+  v_ = beta_ * v_ + (1 - beta_) * x;
+}
+
+double SmoothLoss::value() const {
+  if (count_ == 0) return std::numeric_limits<double>::quiet_NaN();
+  return v_ / (1 - std::pow(beta_, static_cast<double>(count_)));
+}
+
+// ---------------------------------------------------------------------------
+// Recorder
+Recorder::Recorder(double beta) : Callback("Recorder", 50), smooth(beta) {}
+
+std::vector<std::string> Recorder::metric_names() const {
+  std::vector<std::string> n{"train_loss", "valid_loss"};
+  if (attached())
+    for (auto& m : learn().metrics) n.push_back(m.name);
+  return n;
+}
+
+void Recorder::before_fit() {
+  lrs.clear();
+  moms.clear();
+  losses.clear();
+  raw_losses.clear();
+  values.clear();
+  times.clear();
+  epoch_end_iters.clear();
+  smooth.reset();
+  names_ = metric_names();
+  if (logging) (out ? *out : std::cout) << header() << std::flush;
+}
+
+void Recorder::before_epoch() { epoch_start_ = std::chrono::steady_clock::now(); }
+
+void Recorder::before_validate() {
+  valid_total_ = 0;
+  valid_count_ = 0;
+  metric_totals_.assign(learn().metrics.size(), 0.0);
+}
+
+void Recorder::after_batch() {
+  Learner& l = learn();
+  if (!l.loss.defined()) return;  // cancelled before the loss
+  double v = l.loss.detach().item();
+  if (l.training) {
+    smooth.add(v);
+    l.smooth_loss = smooth.value();
+    raw_losses.push_back(v);
+    losses.push_back(l.smooth_loss);
+    const optim::Hyper& h = l.opt->groups().back().hyper;
+    lrs.push_back(h.lr);
+    moms.push_back(h.momentum);
+  } else {
+    int64_t bs = l.yb.defined() && l.yb.dim() > 0 ? l.yb.size(0) : 1;
+    valid_total_ += v * static_cast<double>(bs);
+    valid_count_ += bs;
+    for (size_t i = 0; i < l.metrics.size() && i < metric_totals_.size(); ++i)
+      metric_totals_[i] += l.metrics[i].fn(l.pred, l.yb) * static_cast<double>(bs);
+  }
+}
+
+void Recorder::after_epoch() {
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> row{smooth.value()};
+  auto c = static_cast<double>(valid_count_);
+  row.push_back(valid_count_ ? valid_total_ / c : nan);
+  size_t n_metrics = learn().metrics.size();
+  for (size_t i = 0; i < n_metrics; ++i)
+    row.push_back(valid_count_ && i < metric_totals_.size() ? metric_totals_[i] / c : nan);
+  values.push_back(row);
+  times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count());
+  epoch_end_iters.push_back(lrs.size());
+  valid_count_ = 0;
+  valid_total_ = 0;
+  if (logging) (out ? *out : std::cout) << format_row(values.size() - 1) << std::flush;
+}
+
+namespace {
+// Column width: the name's, at least the width of a value ("0.123456" / "00:01").
+size_t col_width(const std::string& name) { return std::max<size_t>(name.size(), 8); }
+
+std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
+
+std::string mmss(double seconds) {
+  auto s = static_cast<long>(std::lround(seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+std::string fixed6(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", v);
+  return buf;
+}
+}  // namespace
+
+std::string Recorder::header() const {
+  std::vector<std::string> names = names_.empty() ? metric_names() : names_;
+  std::string s = pad("epoch", 5);
+  for (auto& n : names) s += "  " + pad(n, col_width(n));
+  s += "  time\n";
+  return s;
+}
+
+std::string Recorder::format_row(size_t e) const {
+  EMBER_CHECK(e < values.size(), "Recorder::format_row: epoch ", e, " not recorded (", values.size(), " epochs)");
+  std::vector<std::string> names = names_.empty() ? metric_names() : names_;
+  std::string s = pad(std::to_string(e), 5);
+  for (size_t i = 0; i < values[e].size(); ++i) {
+    std::string n = i < names.size() ? names[i] : "";
+    s += "  " + pad(fixed6(values[e][i]), col_width(n));
+  }
+  s += "  " + mmss(times[e]) + "\n";
+  return s;
+}
+
+void Recorder::write_csv(const std::string& path) const {
+  std::vector<std::string> names = names_.empty() ? metric_names() : names_;
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    EMBER_CHECK(f.good(), "Recorder::write_csv: cannot open '", tmp, "' for writing");
+    f << "epoch";
+    for (auto& n : names) f << "," << n;
+    f << ",time\n";
+    f << std::setprecision(10);
+    for (size_t e = 0; e < values.size(); ++e) {
+      f << e;
+      for (double v : values[e]) f << "," << v;
+      f << "," << std::fixed << std::setprecision(3) << times[e] << std::defaultfloat << std::setprecision(10)
+        << "\n";
+    }
+    f.flush();
+    EMBER_CHECK(f.good(), "Recorder::write_csv: writing '", tmp, "' failed");
+  }
+  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "Recorder::write_csv: cannot rename '", tmp, "' to '",
+              path, "'");
+}
+
+// ---------------------------------------------------------------------------
+// ProgressCallback
+ProgressCallback::ProgressCallback(std::FILE* out, int force_tty)
+    : Callback("ProgressCallback", 70), out_(out) {
+  tty_ = force_tty >= 0 ? force_tty != 0 : (out_ != nullptr && isatty(fileno(out_)) == 1);
+}
+
+void ProgressCallback::before_train() { phase_ = "train"; }
+void ProgressCallback::before_validate() { phase_ = "valid"; }
+
+void ProgressCallback::after_batch() {
+  if (!tty_) return;
+  auto now = std::chrono::steady_clock::now();
+  Learner& l = learn();
+  bool last = l.iter + 1 >= l.n_iter;
+  if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  draw(last);
+}
+
+void ProgressCallback::draw(bool) {
+  Learner& l = learn();
+  const int width = 30;
+  int64_t done = l.iter + 1, total = std::max<int64_t>(l.n_iter, 1);
+  auto filled = static_cast<int>(width * done / total);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar += std::string(static_cast<size_t>(width - filled), '.');
+  std::fprintf(out_, "\r\033[Kepoch %d/%d %s [%s] %lld/%lld", l.epoch + 1, l.n_epoch, phase_, bar.c_str(),
+               static_cast<long long>(done), static_cast<long long>(total));
+  if (l.training && l.smooth_loss == l.smooth_loss) std::fprintf(out_, " loss %.4f", l.smooth_loss);
+  std::fflush(out_);
+}
+
+void ProgressCallback::clear() {
+  if (!tty_) return;
+  std::fprintf(out_, "\r\033[K");
+  std::fflush(out_);
+}
+
+void ProgressCallback::after_train() { clear(); }
+void ProgressCallback::after_validate() { clear(); }
+
+// ---------------------------------------------------------------------------
+// ParamScheduler
+void ParamScheduler::before_batch() {
+  Learner& l = learn();
+  if (l.training) sched->apply(*l.opt, l.pct_train);
+}
+
+// ---------------------------------------------------------------------------
+// LRFinder and the valley rule
+size_t valley_index(const std::vector<double>& losses) {
+  EMBER_CHECK(!losses.empty(), "valley_index: no losses");
+  size_t n = losses.size();
+  // len[i]: length of the longest strictly decreasing subsequence ending at i;
+  // first[i]: where that subsequence starts.
+  std::vector<size_t> len(n, 1), first(n);
+  for (size_t i = 0; i < n; ++i) first[i] = i;
+  size_t best_end = 0;
+  for (size_t i = 1; i < n; ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (losses[i] < losses[j] && len[j] + 1 > len[i]) {
+        len[i] = len[j] + 1;
+        first[i] = first[j];
+      }
+    }
+    if (len[i] > len[best_end]) best_end = i;
+  }
+  size_t start = first[best_end], span = best_end - start;
+  size_t third = span / 3;
+  return start + third + third / 2;
+}
+
+LRFinder::LRFinder(double start_lr, double end_lr, int num_it, bool stop_div)
+    : Callback("LRFinder", 60), start_(start_lr), end_(end_lr), num_it_(num_it), stop_div_(stop_div) {}
+
+void LRFinder::before_fit() { best_ = std::numeric_limits<double>::infinity(); }
+
+void LRFinder::before_batch() {
+  Learner& l = learn();
+  if (!l.training) return;
+  double pct = static_cast<double>(l.train_iter) / static_cast<double>(num_it_);
+  l.opt->set_lr(start_ * std::pow(end_ / start_, pct));
+}
+
+void LRFinder::after_batch() {
+  Learner& l = learn();
+  if (!l.training) return;
+  if (l.smooth_loss < best_) best_ = l.smooth_loss;
+  if (stop_div_ && (l.smooth_loss > 4 * best_ || std::isnan(l.smooth_loss))) throw CancelFitException();
+  if (l.train_iter >= num_it_) throw CancelFitException();
+}
+
+void LRFinder::before_validate() { throw CancelValidException(); }
+
+}  // namespace learner
+}  // namespace ember

@@ -1,0 +1,156 @@
+// learner/Callbacks.h: the callbacks every Learner has (TrainEval, Recorder,
+// Progress) and the ones fit_one_cycle and lr_find add (ParamScheduler, LRFinder).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "learner/Callback.h"
+#include "optim/Optimizer.h"
+
+namespace ember {
+namespace learner {
+
+// Keeps epoch/iteration counters and train/eval mode (fastai's TrainEvalCallback, order -10):
+// before_fit zeroes train_iter and pct_train; before_train sets pct_train = epoch / n_epoch,
+// model.train(); after a training batch pct_train += 1 / (n_iter * n_epoch) and train_iter++;
+// before_validate puts the model in eval mode.
+class TrainEvalCallback : public Callback {
+ public:
+  TrainEvalCallback() : Callback("TrainEvalCallback", -10) {}
+  void before_fit() override;
+  void before_train() override;
+  void after_batch() override;
+  void before_validate() override;
+};
+
+// Exponential moving average with debiasing (fastai's AvgSmoothLoss):
+//   v_t = beta * v_{t-1} + (1 - beta) * x_t,   value = v_t / (1 - beta^t)
+class SmoothLoss {
+ public:
+  explicit SmoothLoss(double beta = 0.98) : beta_(beta) {}
+  void reset() { v_ = 0, count_ = 0; }
+  void add(double x);
+  double value() const;
+  int64_t count() const { return count_; }
+
+ private:
+  double beta_, v_ = 0;
+  int64_t count_ = 0;
+};
+
+// Records the training history (order 50) and prints fastai's table as epochs end:
+//   epoch  train_loss  valid_loss  accuracy  time
+//   0      0.412345    0.301234    0.912000  00:03
+// train_loss is the smoothed loss at the end of the epoch; valid_loss and the metrics
+// are averages over the validation set weighted by batch size.
+class Recorder : public Callback {
+ public:
+  explicit Recorder(double beta = 0.98);
+
+  void before_fit() override;
+  void before_epoch() override;
+  void before_validate() override;
+  void after_batch() override;
+  void after_epoch() override;
+
+  // "train_loss", "valid_loss", metric names..., in the table's order (without epoch, time).
+  std::vector<std::string> metric_names() const;
+  // fastai's table header and one row, as printed.
+  std::string header() const;
+  std::string format_row(size_t epoch_index) const;
+  // epoch,train_loss,valid_loss,<metrics>,time (time in seconds). Temp file + rename.
+  void write_csv(const std::string& path) const;
+
+  // Per training batch (since the last fit started):
+  std::vector<double> lrs, moms;   // last group's lr and momentum used by the step
+  std::vector<double> losses;      // smoothed loss after the batch (what fastai plots)
+  std::vector<double> raw_losses;  // the batch loss itself
+  // Per epoch:
+  std::vector<std::vector<double>> values;  // {train_loss, valid_loss, metrics...}; NaN when not run
+  std::vector<double> times;                // seconds
+  std::vector<size_t> epoch_end_iters;      // lrs.size() when each epoch ended
+
+  bool logging = true;             // print the table
+  std::ostream* out = nullptr;     // where the table goes (nullptr: std::cout)
+  SmoothLoss smooth;
+
+ private:
+  std::vector<std::string> names_;
+  double valid_total_ = 0;
+  int64_t valid_count_ = 0;
+  std::vector<double> metric_totals_;
+  std::chrono::steady_clock::time_point epoch_start_;
+};
+
+// A one-line progress bar on a terminal (order 70). Silent unless `out` is a TTY
+// (checked once with isatty when constructed; `force_tty` overrides, for tests).
+class ProgressCallback : public Callback {
+ public:
+  explicit ProgressCallback(std::FILE* out = stderr, int force_tty = -1);
+  void before_train() override;
+  void before_validate() override;
+  void after_batch() override;
+  void after_train() override;
+  void after_validate() override;
+  bool active() const { return tty_; }
+
+ private:
+  void draw(bool final);
+  void clear();
+  std::FILE* out_;
+  bool tty_;
+  const char* phase_ = "train";
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// Applies a schedule to the optimizer before every training batch, from pct_train (order 60).
+class ParamScheduler : public Callback {
+ public:
+  explicit ParamScheduler(std::shared_ptr<optim::Scheduler> s) : Callback("ParamScheduler", 60), sched(std::move(s)) {}
+  void before_batch() override;
+  std::shared_ptr<optim::Scheduler> sched;
+};
+
+// lr_find's result: every recorded (lr, smoothed loss) and the valley suggestion.
+struct LRFindResult {
+  std::vector<double> lrs, losses;
+  double valley_lr = 0;
+  size_t valley_index = 0;  // into lrs/losses
+};
+
+// The "valley" suggestion (fastai's default for lr_find). The idea: the good learning
+// rates lie in the longest stretch where the loss keeps falling. We find the longest
+// strictly decreasing subsequence of the smoothed losses (O(n^2) dynamic programming,
+// earliest end on ties), take the index span [first, last] it covers, and suggest the
+// point half-way through it (first + span/3 + span/6, as fastai's code does): far enough
+// from the flat start to be learning quickly, far enough from the minimum to be safe.
+// lr_find first drops the first tenth and the last five points, as fastai does.
+// Returns the index; needs at least one loss.
+size_t valley_index(const std::vector<double>& losses);
+
+// Drives lr_find (order 60): exponential lr from start_lr to end_lr over num_it training
+// batches, lr_i = start * (end/start)^(i/num_it); cancels the fit after num_it batches or
+// (stop_div) when the smoothed loss exceeds 4x the best so far; skips validation.
+class LRFinder : public Callback {
+ public:
+  LRFinder(double start_lr, double end_lr, int num_it, bool stop_div);
+  void before_fit() override;
+  void before_batch() override;
+  void after_batch() override;
+  void before_validate() override;
+
+ private:
+  double start_, end_;
+  int num_it_;
+  bool stop_div_;
+  double best_ = 0;
+};
+
+}  // namespace learner
+}  // namespace ember

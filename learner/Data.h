@@ -1,0 +1,68 @@
+// learner/Data.h: what a Learner trains on: a source of (x, y) batches per epoch.
+//
+// BatchSource is the whole interface the Learner needs; datasets/ plugs its
+// DataLoader in through a small adapter. TensorBatches serves in-memory tensors:
+//
+//   auto train = std::make_shared<TensorBatches>(x_train, y_train, TensorBatches::Options{64, true});
+//   DataLoaders dls{train, std::make_shared<TensorBatches>(x_valid, y_valid), {"cat", "dog"}};
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/Tensor.h"
+
+namespace ember {
+namespace learner {
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual size_t size() const = 0;              // batches per epoch
+  virtual void start_epoch(int epoch) = 0;      // rewinds (and reshuffles) for this epoch
+  virtual bool next(Tensor& x, Tensor& y) = 0;  // false when the epoch is done
+  virtual int64_t n_items() const = 0;          // items per epoch (after drop_last)
+};
+
+// Batches of rows of x [N, ...] and y [N, ...]. With shuffle, the order of epoch e is
+// a Fisher-Yates permutation driven by Philox(seed, e): it depends only on (seed, epoch),
+// never on ember::manual_seed or on how many random numbers other code drew.
+class TensorBatches : public BatchSource {
+ public:
+  struct Options {
+    int64_t batch_size = 64;
+    bool shuffle = false;
+    bool drop_last = false;
+    uint64_t seed = 0;
+  };
+  TensorBatches(Tensor x, Tensor y, Options opt);
+  TensorBatches(Tensor x, Tensor y) : TensorBatches(std::move(x), std::move(y), Options{}) {}
+
+  size_t size() const override;
+  void start_epoch(int epoch) override;
+  bool next(Tensor& x, Tensor& y) override;
+  int64_t n_items() const override;
+
+  const std::vector<int64_t>& order() const { return order_; }  // this epoch's item order
+  const Tensor& x() const { return x_; }
+  const Tensor& y() const { return y_; }
+
+ private:
+  Tensor x_, y_;
+  Options opt_;
+  std::vector<int64_t> order_;
+  int64_t pos_ = 0;
+};
+
+// The permutation TensorBatches uses: [0, n) shuffled by Philox(seed, epoch).
+std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, uint64_t epoch);
+
+struct DataLoaders {
+  std::shared_ptr<BatchSource> train, valid;
+  std::vector<std::string> vocab;  // class names, index -> name (may be empty)
+};
+
+}  // namespace learner
+}  // namespace ember

@@ -1,0 +1,46 @@
+// learner/Interpret.h: ClassificationInterpretation (fastai's interpret.py):
+// the confusion matrix and the most confused class pairs of a classifier.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/Tensor.h"
+
+namespace ember {
+namespace learner {
+
+class Learner;
+
+struct Confusion {
+  std::string actual, predicted;
+  int64_t count = 0;
+  bool operator==(const Confusion& o) const {
+    return actual == o.actual && predicted == o.predicted && count == o.count;
+  }
+};
+
+class ClassificationInterpretation {
+ public:
+  // probs [N, C]; targets [N] class indices or [N, C] one-hot. vocab may be empty (names "0", "1", ...).
+  ClassificationInterpretation(Tensor probs, Tensor targets, std::vector<std::string> vocab = {});
+  // Runs get_preds on the validation (or training) source.
+  static ClassificationInterpretation from_learner(Learner& learn, bool valid = true);
+
+  // i64 [C, C]: rows are actual classes, columns predicted.
+  Tensor confusion_matrix() const;
+  // Off-diagonal cells with count >= min_val, largest first (ties: actual, then predicted index).
+  std::vector<Confusion> most_confused(int64_t min_val = 1) const;
+  // Heatmap PNG via gnuplot, plus the matrix as CSV next to it. False when gnuplot is absent.
+  bool plot_confusion_matrix(const std::string& png_path) const;
+
+  Tensor probs;                    // [N, C]
+  std::vector<int64_t> targets;    // [N] actual class
+  std::vector<int64_t> decoded;    // [N] argmax of probs
+  std::vector<std::string> vocab;  // [C]
+  int64_t n_classes = 0;
+};
+
+}  // namespace learner
+}  // namespace ember

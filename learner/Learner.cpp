@@ -1,0 +1,461 @@
+// learner/Learner.cpp: the training loop with fastai's events, fit / fit_one_cycle,
+// validate, lr_find, get_preds / predict, and checkpoints.
+#include "learner/Learner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "learner/Checkpoint.h"
+
+namespace ember {
+namespace learner {
+
+// ---------------------------------------------------------------------------
+// Callback plumbing
+const char* event_name(Event e) {
+  switch (e) {
+    case Event::before_fit: return "before_fit";
+    case Event::before_epoch: return "before_epoch";
+    case Event::before_train: return "before_train";
+    case Event::before_batch: return "before_batch";
+    case Event::after_pred: return "after_pred";
+    case Event::after_loss: return "after_loss";
+    case Event::before_backward: return "before_backward";
+    case Event::after_cancel_backward: return "after_cancel_backward";
+    case Event::after_backward: return "after_backward";
+    case Event::before_step: return "before_step";
+    case Event::after_cancel_step: return "after_cancel_step";
+    case Event::after_step: return "after_step";
+    case Event::after_cancel_batch: return "after_cancel_batch";
+    case Event::after_batch: return "after_batch";
+    case Event::after_cancel_train: return "after_cancel_train";
+    case Event::after_train: return "after_train";
+    case Event::before_validate: return "before_validate";
+    case Event::after_cancel_validate: return "after_cancel_validate";
+    case Event::after_validate: return "after_validate";
+    case Event::after_cancel_epoch: return "after_cancel_epoch";
+    case Event::after_epoch: return "after_epoch";
+    case Event::after_cancel_fit: return "after_cancel_fit";
+    case Event::after_fit: return "after_fit";
+  }
+  return "?";
+}
+
+Learner& Callback::learn() const {
+  EMBER_CHECK(learn_ != nullptr, "Callback '", name_, "': not attached to a Learner");
+  return *learn_;
+}
+
+void Callback::call(Event e) {
+  switch (e) {
+    case Event::before_fit: return before_fit();
+    case Event::before_epoch: return before_epoch();
+    case Event::before_train: return before_train();
+    case Event::before_batch: return before_batch();
+    case Event::after_pred: return after_pred();
+    case Event::after_loss: return after_loss();
+    case Event::before_backward: return before_backward();
+    case Event::after_cancel_backward: return after_cancel_backward();
+    case Event::after_backward: return after_backward();
+    case Event::before_step: return before_step();
+    case Event::after_cancel_step: return after_cancel_step();
+    case Event::after_step: return after_step();
+    case Event::after_cancel_batch: return after_cancel_batch();
+    case Event::after_batch: return after_batch();
+    case Event::after_cancel_train: return after_cancel_train();
+    case Event::after_train: return after_train();
+    case Event::before_validate: return before_validate();
+    case Event::after_cancel_validate: return after_cancel_validate();
+    case Event::after_validate: return after_validate();
+    case Event::after_cancel_epoch: return after_cancel_epoch();
+    case Event::after_epoch: return after_epoch();
+    case Event::after_cancel_fit: return after_cancel_fit();
+    case Event::after_fit: return after_fit();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Optimizer factories and splitters
+OptFactory sgd(double momentum, double weight_decay, bool nesterov) {
+  return [=](std::vector<optim::ParamGroup> groups) -> std::unique_ptr<optim::Optimizer> {
+    for (auto& g : groups) g.hyper = optim::sgd_defaults(g.hyper.lr, momentum, weight_decay, nesterov);
+    return std::make_unique<optim::SGD>(std::move(groups));
+  };
+}
+
+OptFactory fastai_adam(double weight_decay) {
+  return [=](std::vector<optim::ParamGroup> groups) -> std::unique_ptr<optim::Optimizer> {
+    for (auto& g : groups) {
+      g.hyper = optim::fastai_adam_defaults(g.hyper.lr);
+      g.hyper.weight_decay = weight_decay;
+    }
+    return std::make_unique<optim::Adam>(std::move(groups));
+  };
+}
+
+OptFactory adam(double weight_decay) {
+  return [=](std::vector<optim::ParamGroup> groups) -> std::unique_ptr<optim::Optimizer> {
+    for (auto& g : groups) {
+      g.hyper = optim::adam_defaults(g.hyper.lr);
+      g.hyper.weight_decay = weight_decay;
+    }
+    return std::make_unique<optim::Adam>(std::move(groups));
+  };
+}
+
+std::vector<std::vector<Tensor>> trainable_params(nn::Module& m) {
+  std::vector<Tensor> ps;
+  for (auto& p : m.parameters())
+    if (p.requires_grad()) ps.push_back(p);
+  return {ps};
+}
+
+std::vector<double> even_mults(double start, double stop, size_t n) {
+  EMBER_CHECK(n >= 1, "even_mults: needs n >= 1");
+  if (n == 1) return {stop};
+  double step = std::pow(stop / start, 1.0 / static_cast<double>(n - 1));
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = start * std::pow(step, static_cast<double>(i));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Learner
+Learner::Learner(DataLoaders d, std::shared_ptr<nn::Module> m, std::shared_ptr<nn::Loss> l, OptFactory of,
+                 std::vector<Metric> ms, CallbackList cbs)
+    : dls(std::move(d)), model(std::move(m)), loss_func(std::move(l)), opt_func(std::move(of)), metrics(std::move(ms)) {
+  EMBER_CHECK(model != nullptr, "Learner: model is null");
+  EMBER_CHECK(loss_func != nullptr, "Learner: loss function is null");
+  EMBER_CHECK(opt_func != nullptr, "Learner: optimizer factory is empty");
+  if (dynamic_cast<nn::CrossEntropyLoss*>(loss_func.get()))
+    activation = [](const Tensor& x) { return x.softmax(-1); };
+  else if (dynamic_cast<nn::BCEWithLogitsLoss*>(loss_func.get()))
+    activation = [](const Tensor& x) { return x.sigmoid(); };
+  else
+    activation = [](const Tensor& x) { return x; };
+  recorder = std::make_shared<Recorder>();
+  add_cb(std::make_shared<TrainEvalCallback>());
+  add_cb(recorder);
+  add_cb(std::make_shared<ProgressCallback>());
+  for (auto& cb : cbs) add_cb(cb);
+}
+
+Learner::~Learner() {
+  for (auto& cb : cbs_) cb->learn_ = nullptr;
+}
+
+void Learner::add_cb(std::shared_ptr<Callback> cb) {
+  EMBER_CHECK(cb != nullptr, "Learner::add_cb: callback is null");
+  EMBER_CHECK(cb->learn_ == nullptr || cb->learn_ == this, "Learner::add_cb: callback '", cb->name(),
+              "' already belongs to another Learner");
+  cb->learn_ = this;
+  // Stable insert by order: after every callback with order <= cb's.
+  auto pos = std::upper_bound(cbs_.begin(), cbs_.end(), cb->order(),
+                              [](int o, const std::shared_ptr<Callback>& c) { return o < c->order(); });
+  cbs_.insert(pos, std::move(cb));
+}
+
+void Learner::remove_cb(const std::shared_ptr<Callback>& cb) {
+  auto it = std::find(cbs_.begin(), cbs_.end(), cb);
+  if (it == cbs_.end()) return;
+  (*it)->learn_ = nullptr;
+  cbs_.erase(it);
+}
+
+void Learner::create_opt() {
+  std::vector<std::vector<Tensor>> split = splitter(*model);
+  std::vector<optim::ParamGroup> groups;
+  for (auto& ps : split) groups.push_back(optim::ParamGroup{ps, optim::Hyper{}, {}});
+  EMBER_CHECK(!groups.empty(), "Learner: the splitter returned no parameter groups");
+  opt = opt_func(std::move(groups));
+  EMBER_CHECK(opt != nullptr, "Learner: the optimizer factory returned null");
+  opt->set_lr(lr);
+}
+
+void Learner::to(Device d) {
+  model->to(d);
+  device = d;
+}
+
+void Learner::run(Event e) {
+  // Copy: a callback may add or remove callbacks while we iterate.
+  CallbackList now = cbs_;
+  for (auto& cb : now) cb->call(e);
+}
+
+template <class Ex, class F>
+void Learner::with_events(F&& body, Event before, Event cancel, Event after) {
+  try {
+    run(before);
+    body();
+  } catch (const Ex&) {
+    run(cancel);
+  }
+  run(after);
+}
+
+std::pair<Tensor, Tensor> Learner::to_device(Tensor x, Tensor y) const {
+  if (x.defined() && x.device() != device) x = x.to(device);
+  if (y.defined() && y.device() != device) y = y.to(device);
+  return {x, y};
+}
+
+void Learner::one_batch() {
+  with_events<CancelBatchException>(
+      [&] {
+        pred = model->forward(xb);
+        run(Event::after_pred);
+        loss = loss_func->forward(pred, yb);
+        run(Event::after_loss);
+        if (!training) return;
+        with_events<CancelBackwardException>([&] { loss.backward(); }, Event::before_backward,
+                                             Event::after_cancel_backward, Event::after_backward);
+        with_events<CancelStepException>([&] { opt->step(); }, Event::before_step, Event::after_cancel_step,
+                                         Event::after_step);
+        opt->zero_grad();
+      },
+      Event::before_batch, Event::after_cancel_batch, Event::after_batch);
+}
+
+void Learner::all_batches() {
+  n_iter = static_cast<int64_t>(dl->size());
+  dl->start_epoch(epoch);
+  Tensor x, y;
+  for (iter = 0; dl->next(x, y); ++iter) {
+    std::tie(xb, yb) = to_device(x, y);
+    one_batch();
+  }
+}
+
+void Learner::do_epoch() {
+  dl = dls.train.get();
+  EMBER_CHECK(dl != nullptr, "Learner::fit: dls.train is null");
+  with_events<CancelTrainException>([&] { all_batches(); }, Event::before_train, Event::after_cancel_train,
+                                    Event::after_train);
+  dl = dls.valid.get();
+  if (dl == nullptr) return;
+  NoGradGuard ng;
+  with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
+                                    Event::after_validate);
+}
+
+void Learner::do_fit() {
+  for (epoch = 0; epoch < n_epoch; ++epoch)
+    with_events<CancelEpochException>([&] { do_epoch(); }, Event::before_epoch, Event::after_cancel_epoch,
+                                      Event::after_epoch);
+}
+
+namespace {
+// Adds callbacks for one call and removes them however the call ends.
+struct TempCallbacks {
+  Learner& learn;
+  CallbackList cbs;
+  TempCallbacks(Learner& l, CallbackList c) : learn(l), cbs(std::move(c)) {
+    for (auto& cb : cbs) learn.add_cb(cb);
+  }
+  ~TempCallbacks() {
+    for (auto& cb : cbs) learn.remove_cb(cb);
+  }
+  TempCallbacks(const TempCallbacks&) = delete;
+  TempCallbacks& operator=(const TempCallbacks&) = delete;
+};
+}  // namespace
+
+void Learner::fit(int n, LRs lrs, CallbackList cbs) {
+  EMBER_CHECK(n >= 0, "Learner::fit: n_epoch must be >= 0, got ", n);
+  TempCallbacks temp(*this, std::move(cbs));
+  if (!opt) create_opt();
+  if (lrs.empty()) lrs.v = {lr};
+  optim::ConstantLR(lrs.v).apply(*opt, 0.0);
+  n_epoch = n;
+  with_events<CancelFitException>([&] { do_fit(); }, Event::before_fit, Event::after_cancel_fit, Event::after_fit);
+  // fastai's _end_cleanup
+  dl = nullptr;
+  xb = yb = pred = loss = Tensor();
+}
+
+void Learner::fit_one_cycle(int n, LRs lr_max, OneCycleOptions o, CallbackList cbs) {
+  if (lr_max.empty()) lr_max.v = {lr};
+  auto sched = std::make_shared<optim::OneCycle>(lr_max.v, o.div, o.div_final, o.pct_start, o.moms);
+  cbs.insert(cbs.begin(), std::make_shared<ParamScheduler>(sched));
+  fit(n, lr_max, std::move(cbs));
+}
+
+std::vector<double> Learner::validate() {
+  EMBER_CHECK(dls.valid != nullptr, "Learner::validate: dls.valid is null");
+  // Only the validate phase's events fire (not before_fit/before_epoch), so the
+  // Recorder's history is kept; the averages are computed here.
+  struct Avg : Callback {
+    std::vector<Metric>* ms;
+    double loss_total = 0;
+    int64_t count = 0;
+    std::vector<double> totals;
+    explicit Avg(std::vector<Metric>* m) : Callback("ValidateAvg", 55), ms(m), totals(m->size(), 0.0) {}
+    void after_batch() override {
+      Learner& l = learn();
+      if (l.training || !l.loss.defined() || !l.yb.defined()) return;
+      auto bs = l.yb.dim() > 0 ? l.yb.size(0) : 1;
+      loss_total += l.loss.item() * static_cast<double>(bs);
+      for (size_t i = 0; i < ms->size(); ++i) totals[i] += (*ms)[i].fn(l.pred, l.yb) * static_cast<double>(bs);
+      count += bs;
+    }
+  };
+  auto avg = std::make_shared<Avg>(&metrics);
+  {
+    TempCallbacks temp(*this, {avg});
+    NoGradGuard ng;
+    epoch = 0;
+    dl = dls.valid.get();
+    with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
+                                      Event::after_validate);
+  }
+  dl = nullptr;
+  xb = yb = pred = loss = Tensor();
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  auto c = static_cast<double>(avg->count);
+  std::vector<double> out{avg->count ? avg->loss_total / c : nan};
+  for (double t : avg->totals) out.push_back(avg->count ? t / c : nan);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// lr_find
+namespace {
+NamedTensors clone_all(const NamedTensors& sd) {
+  NamedTensors out;
+  for (auto& [k, t] : sd) out.emplace_back(k, t.detach().clone());
+  return out;
+}
+}  // namespace
+
+LRFindResult Learner::lr_find(double start_lr, double end_lr, int num_it, bool stop_div) {
+  EMBER_CHECK(start_lr > 0 && end_lr > start_lr, "lr_find: need 0 < start_lr < end_lr, got ", start_lr, " and ",
+              end_lr);
+  EMBER_CHECK(num_it >= 1, "lr_find: num_it must be >= 1, got ", num_it);
+  EMBER_CHECK(dls.train != nullptr && dls.train->size() > 0, "lr_find: the training source has no batches");
+  if (!opt) create_opt();
+  // Snapshot model and optimizer (copies: state_dict hands out live tensors).
+  nn::StateDict model_sd = clone_all(model->state_dict());
+  NamedTensors opt_sd = clone_all(opt->state_dict());
+  bool was_logging = recorder->logging;
+  bool was_training = model->is_training();
+  struct Restore {
+    Learner& l;
+    nn::StateDict& msd;
+    NamedTensors& osd;
+    bool logging, training;
+    ~Restore() {
+      l.opt->zero_grad();
+      l.model->load_state_dict(msd);
+      l.opt->load_state_dict(osd);
+      l.recorder->logging = logging;
+      l.model->train(training);
+    }
+  } restore{*this, model_sd, opt_sd, was_logging, was_training};
+  recorder->logging = false;
+  auto n_batches = static_cast<int>(dls.train->size());
+  int epochs = (num_it + n_batches - 1) / n_batches;
+  fit(epochs, {}, {std::make_shared<LRFinder>(start_lr, end_lr, num_it, stop_div)});
+
+  LRFindResult r;
+  r.lrs = recorder->lrs;
+  r.losses = recorder->losses;
+  EMBER_CHECK(!r.losses.empty(), "lr_find: no training batch ran");
+  // Like fastai, ignore the first tenth (the smoothing warm-up) and the last five points
+  // (the divergence) when looking for the valley, when enough points remain.
+  size_t lo = static_cast<size_t>(num_it / 10), n = r.losses.size();
+  size_t hi = n > 5 ? n - 5 : n;
+  if (hi <= lo + 1) lo = 0, hi = n;
+  std::vector<double> part(r.losses.begin() + static_cast<std::ptrdiff_t>(lo),
+                           r.losses.begin() + static_cast<std::ptrdiff_t>(hi));
+  r.valley_index = lo + valley_index(part);
+  r.valley_lr = r.lrs[r.valley_index];
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Inference
+std::pair<Tensor, Tensor> Learner::get_preds(bool valid) {
+  BatchSource* src = valid ? dls.valid.get() : dls.train.get();
+  EMBER_CHECK(src != nullptr, "get_preds: dls.", valid ? "valid" : "train", " is null");
+  bool was_training = model->is_training();
+  model->eval();
+  NoGradGuard ng;
+  TensorList ps, ts;
+  src->start_epoch(0);
+  Tensor x, y;
+  try {
+    while (src->next(x, y)) {
+      auto [xd, yd] = to_device(x, y);
+      ps.push_back(activation(model->forward(xd)).detach());
+      ts.push_back(yd.detach());
+    }
+  } catch (...) {
+    model->train(was_training);
+    throw;
+  }
+  model->train(was_training);
+  EMBER_CHECK(!ps.empty(), "get_preds: the ", valid ? "validation" : "training", " source gave no batches");
+  return {cat(ps, 0), cat(ts, 0)};
+}
+
+Prediction Learner::predict(const Tensor& item) {
+  bool was_training = model->is_training();
+  model->eval();
+  NoGradGuard ng;
+  Tensor x = item.device() != device ? item.to(device) : item;
+  Tensor out;
+  try {
+    out = activation(model->forward(x.unsqueeze(0)));
+  } catch (...) {
+    model->train(was_training);
+    throw;
+  }
+  model->train(was_training);
+  Prediction p;
+  p.probs = out.select(0, 0).cpu();
+  EMBER_CHECK(p.probs.dim() == 1, "predict: expected the model to give [1, C] for one item, got ", fmt(out.shape()));
+  p.index = p.probs.argmax(0).item<int64_t>();
+  p.label = (!dls.vocab.empty() && p.index < static_cast<int64_t>(dls.vocab.size()))
+                ? dls.vocab[static_cast<size_t>(p.index)]
+                : std::to_string(p.index);
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints
+void Learner::save(const std::string& path, bool with_opt) {
+  NamedTensors all;
+  for (auto& [k, t] : model->state_dict()) all.emplace_back("model." + k, t);
+  if (with_opt && opt)
+    for (auto& [k, t] : opt->state_dict()) all.emplace_back("opt." + k, t);
+  save_tensors(path, all);
+}
+
+void Learner::load(const std::string& path, bool with_opt, bool strict) {
+  NamedTensors all = load_tensors(path);
+  nn::StateDict msd;
+  NamedTensors osd;
+  for (auto& [k, t] : all) {
+    if (k.rfind("model.", 0) == 0) msd.emplace_back(k.substr(6), t);
+    else if (k.rfind("opt.", 0) == 0) osd.emplace_back(k.substr(4), t);
+    else EMBER_FAIL("Learner::load: '", path, "': unknown entry '", k, "' (expected model.* or opt.*)");
+  }
+  try {
+    model->load_state_dict(msd, strict);
+  } catch (const Error& e) {
+    EMBER_FAIL("Learner::load: '", path, "': ", e.what());
+  }
+  if (with_opt && !osd.empty()) {
+    if (!opt) create_opt();
+    try {
+      opt->load_state_dict(osd);
+    } catch (const Error& e) {
+      EMBER_FAIL("Learner::load: '", path, "': ", e.what());
+    }
+  }
+}
+
+}  // namespace learner
+}  // namespace ember

@@ -1,0 +1,156 @@
+// learner/Learner.h: fastai's Learner in C++: data + model + loss + optimizer +
+// callbacks, with fit, fit_one_cycle, lr_find, get_preds/predict and checkpoints.
+//
+//   learner::DataLoaders dls{train, valid, {"0", "1", ..., "9"}};
+//   learner::Learner learn(dls, model, std::make_shared<nn::CrossEntropyLoss>(),
+//                          learner::fastai_adam(), {learner::accuracy_metric()});
+//   learn.fit_one_cycle(3, 1e-2);        // prints epoch  train_loss  valid_loss  accuracy  time
+//   learn.recorder->write_csv("history.csv");
+//
+// The loop (each phase X is before_X / body / after_cancel_X on CancelXException / after_X):
+//   fit:      for epoch in [0, n_epoch): epoch phase
+//   epoch:    train phase, then validate phase (no grad, model.eval())
+//   train, validate: for each batch of the source: batch phase
+//   batch:    pred = model(xb); after_pred; loss = loss_func(pred, yb); after_loss;
+//             if training: backward phase (loss.backward()), step phase (opt.step()), opt.zero_grad()
+// Exercise-free: this folder is library code.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "learner/Callback.h"
+#include "learner/Callbacks.h"
+#include "learner/Checkpoint.h"
+#include "learner/Data.h"
+#include "learner/Interpret.h"
+#include "learner/Metrics.h"
+#include "learner/Plot.h"
+#include "nn/Loss.h"
+#include "nn/Module.h"
+#include "optim/Optimizer.h"
+
+namespace ember {
+namespace learner {
+
+// Builds the optimizer over the parameter groups (hyper.lr is set by fit afterwards).
+using OptFactory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<optim::ParamGroup>)>;
+// Splits the model's parameters into groups (fastai's splitter).
+using Splitter = std::function<std::vector<std::vector<Tensor>>(nn::Module&)>;
+
+OptFactory sgd(double momentum = 0.0, double weight_decay = 0.0, bool nesterov = false);
+OptFactory fastai_adam(double weight_decay = 0.01);  // betas (0.9, 0.99), eps 1e-5, true wd
+OptFactory adam(double weight_decay = 0.0);          // PyTorch's Adam defaults
+// One group holding every parameter that requires grad (fastai's trainable_params).
+std::vector<std::vector<Tensor>> trainable_params(nn::Module& m);
+
+// One learning rate for every group, or one per group: fit(3, 1e-2), fit(3, {1e-4, 1e-3}).
+struct LRs {
+  std::vector<double> v;
+  LRs() = default;
+  LRs(double lr) : v{lr} {}                           // NOLINT
+  LRs(std::initializer_list<double> l) : v(l) {}      // NOLINT
+  LRs(std::vector<double> l) : v(std::move(l)) {}     // NOLINT
+  bool empty() const { return v.empty(); }
+};
+// fastai's slice(start, stop) over n groups: geometric steps from start to stop.
+std::vector<double> even_mults(double start, double stop, size_t n);
+
+struct OneCycleOptions {
+  double div = 25.0;
+  double div_final = 1e5;
+  double pct_start = 0.25;
+  std::vector<double> moms = {0.95, 0.85, 0.95};
+};
+
+struct Prediction {
+  std::string label;  // vocab[index], or the index as text when there is no vocab
+  int64_t index = -1;
+  Tensor probs;       // [C] after the activation
+};
+
+using CallbackList = std::vector<std::shared_ptr<Callback>>;
+
+class Learner {
+ public:
+  Learner(DataLoaders dls, std::shared_ptr<nn::Module> model, std::shared_ptr<nn::Loss> loss,
+          OptFactory opt_func = fastai_adam(), std::vector<Metric> metrics = {}, CallbackList cbs = {});
+  Learner(const Learner&) = delete;
+  Learner& operator=(const Learner&) = delete;
+  ~Learner();
+
+  // --- training -------------------------------------------------------------------
+  // Constant learning rate (empty: the learner's lr). Extra callbacks live for this call only.
+  void fit(int n_epoch, LRs lr = {}, CallbackList cbs = {});
+  // fastai's one-cycle schedule of lr and momentum (optim::OneCycle), applied before each batch.
+  void fit_one_cycle(int n_epoch, LRs lr_max = {}, OneCycleOptions o = {}, CallbackList cbs = {});
+  // Runs one validation pass (events before_validate .. after_validate, no printing) and returns
+  // {valid_loss, metrics...}.
+  std::vector<double> validate();
+
+  // --- lr finder ----------------------------------------------------------------------
+  LRFindResult lr_find(double start_lr = 1e-7, double end_lr = 10, int num_it = 100, bool stop_div = true);
+
+  // --- inference ------------------------------------------------------------------------
+  // (activation(model(x)), targets) over the validation (or training) source, in eval mode
+  // without grad, no callbacks. Targets are concatenated as the source gives them.
+  std::pair<Tensor, Tensor> get_preds(bool valid = true);
+  // One item (no batch dim): the decoded class, its index and the class probabilities.
+  Prediction predict(const Tensor& item);
+
+  // --- checkpoints ------------------------------------------------------------------------
+  // Model state_dict ("model.<key>") and optimizer state ("opt.<key>") in one file
+  // (learner/Checkpoint.h has the format). Written to path + ".tmp", then renamed.
+  void save(const std::string& path, bool with_opt = true);
+  void load(const std::string& path, bool with_opt = true, bool strict = true);
+
+  // --- callbacks ------------------------------------------------------------------------
+  void add_cb(std::shared_ptr<Callback> cb);
+  void remove_cb(const std::shared_ptr<Callback>& cb);
+  const CallbackList& cbs() const { return cbs_; }
+  void create_opt();  // builds opt from opt_func and splitter (fit does it when opt is null)
+  void to(Device d);  // moves the model; batches follow to this device
+
+  // --- configuration (public, as in fastai) ---------------------------------------------------
+  DataLoaders dls;
+  std::shared_ptr<nn::Module> model;
+  std::shared_ptr<nn::Loss> loss_func;
+  OptFactory opt_func;
+  Splitter splitter = trainable_params;
+  std::vector<Metric> metrics;
+  std::unique_ptr<optim::Optimizer> opt;
+  double lr = 1e-3;  // fastai's defaults.lr
+  Device device = Device::cpu();
+  // Applied by get_preds/predict: softmax(-1) for CrossEntropyLoss, sigmoid for
+  // BCEWithLogitsLoss, identity otherwise. Replace to taste.
+  std::function<Tensor(const Tensor&)> activation;
+  std::shared_ptr<Recorder> recorder;  // always attached
+
+  // --- loop state, readable and writable by callbacks ---------------------------------------
+  Tensor xb, yb, pred, loss;
+  int epoch = 0, n_epoch = 1;
+  int64_t iter = 0, n_iter = 0, train_iter = 0;
+  double pct_train = 0.0;  // training progress in [0, 1): epoch + batch fraction, over n_epoch
+  double smooth_loss = 0.0;  // set by the Recorder after each training batch
+  bool training = false;
+  BatchSource* dl = nullptr;  // the source being iterated
+
+ private:
+  void run(Event e);
+  template <class Ex, class F> void with_events(F&& body, Event before, Event cancel, Event after);
+  void do_fit();
+  void do_epoch();
+  void all_batches();
+  void one_batch();
+  std::pair<Tensor, Tensor> to_device(Tensor x, Tensor y) const;
+
+  CallbackList cbs_;
+};
+
+}  // namespace learner
+}  // namespace ember

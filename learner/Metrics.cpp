@@ -1,0 +1,68 @@
+// learner/Metrics.cpp: the metrics, computed on the host from one batch.
+#include "learner/Metrics.h"
+
+#include <vector>
+
+namespace ember {
+namespace learner {
+
+namespace {
+// Row-wise argmax of a [N, C] tensor, on the host.
+std::vector<int64_t> argmax_rows(const Tensor& t, const char* who) {
+  EMBER_CHECK(t.dim() == 2, who, ": expected [N, C] predictions, got ", fmt(t.shape()));
+  return t.detach().argmax(1).to_vector<int64_t>();
+}
+
+std::vector<int64_t> class_targets(const Tensor& target, int64_t n, const char* who) {
+  EMBER_CHECK(target.dim() == 1 && target.size(0) == n, who, ": expected [", n, "] class indices as targets, got ",
+              fmt(target.shape()));
+  return target.detach().to_vector<int64_t>();
+}
+}  // namespace
+
+double accuracy(const Tensor& pred, const Tensor& target) {
+  std::vector<int64_t> p = argmax_rows(pred, "accuracy");
+  std::vector<int64_t> t = class_targets(target, pred.size(0), "accuracy");
+  if (p.empty()) return 0.0;
+  int64_t hit = 0;
+  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == t[i];
+  return static_cast<double>(hit) / static_cast<double>(p.size());
+}
+
+double error_rate(const Tensor& pred, const Tensor& target) { return 1.0 - accuracy(pred, target); }
+
+double top_k_accuracy(const Tensor& pred, const Tensor& target, int64_t k) {
+  EMBER_CHECK(pred.dim() == 2, "top_k_accuracy: expected [N, C] predictions, got ", fmt(pred.shape()));
+  EMBER_CHECK(k >= 1 && k <= pred.size(1), "top_k_accuracy: k = ", k, " must be in [1, ", pred.size(1), "]");
+  std::vector<int64_t> t = class_targets(target, pred.size(0), "top_k_accuracy");
+  if (t.empty()) return 0.0;
+  std::vector<int64_t> idx = topk(pred.detach(), k, 1).second.to_vector<int64_t>();  // [N, k]
+  int64_t hit = 0;
+  for (size_t i = 0; i < t.size(); ++i)
+    for (int64_t j = 0; j < k; ++j)
+      if (idx[i * static_cast<size_t>(k) + static_cast<size_t>(j)] == t[i]) {
+        ++hit;
+        break;
+      }
+  return static_cast<double>(hit) / static_cast<double>(t.size());
+}
+
+double batch_accuracy(const Tensor& pred, const Tensor& target) {
+  EMBER_CHECK(pred.shape() == target.shape(), "batch_accuracy: predictions ", fmt(pred.shape()), " and targets ",
+              fmt(target.shape()), " must have the same [N, C] shape");
+  std::vector<int64_t> p = argmax_rows(pred, "batch_accuracy"), t = argmax_rows(target, "batch_accuracy");
+  if (p.empty()) return 0.0;
+  int64_t hit = 0;
+  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == t[i];
+  return static_cast<double>(hit) / static_cast<double>(p.size());
+}
+
+Metric accuracy_metric() { return {"accuracy", accuracy}; }
+Metric error_rate_metric() { return {"error_rate", error_rate}; }
+Metric top_k_accuracy_metric(int64_t k) {
+  return {"top_k_accuracy", [k](const Tensor& p, const Tensor& t) { return top_k_accuracy(p, t, k); }};
+}
+Metric batch_accuracy_metric() { return {"accuracy", batch_accuracy}; }
+
+}  // namespace learner
+}  // namespace ember

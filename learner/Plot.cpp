@@ -1,0 +1,187 @@
+// learner/Plot.cpp: CSV + gnuplot script writers and the gnuplot runner.
+#include "learner/Plot.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include "learner/Callbacks.h"
+
+namespace ember {
+namespace learner {
+
+namespace {
+std::mutex g_mu;
+std::string g_binary = "gnuplot";
+int g_available = -1;  // -1 unknown
+bool g_noticed = false;
+
+// Single quotes for the shell: 'it'\''s'.
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Single quotes for gnuplot strings: '' inside.
+std::string gp_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
+// Writes `text` to path via path + ".tmp" and rename.
+void write_file(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    EMBER_CHECK(f.good(), "plot: cannot open '", tmp, "' for writing");
+    f << text;
+    f.flush();
+    EMBER_CHECK(f.good(), "plot: writing '", tmp, "' failed");
+  }
+  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "plot: cannot rename '", tmp, "' to '", path, "'");
+}
+
+// Writes the script and runs gnuplot on it. False (after one notice) without gnuplot.
+bool run_gnuplot(const std::string& png, const std::string& script) {
+  std::string gp = sibling_path(png, ".gp");
+  write_file(gp, script);
+  if (!gnuplot_available()) {
+    std::lock_guard<std::mutex> lock(g_mu);
+    if (!g_noticed) {
+      std::cerr << "ember: gnuplot not found; writing plot data as CSV only (install gnuplot-nox for PNGs)\n";
+      g_noticed = true;
+    }
+    return false;
+  }
+  std::string bin;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    bin = g_binary;
+  }
+  std::string cmd = shell_quote(bin) + " " + shell_quote(gp) + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  EMBER_CHECK(rc == 0, "plot: gnuplot failed (exit ", rc, ") on '", gp, "' for '", png, "'");
+  return true;
+}
+
+std::string num(double v) {
+  std::ostringstream os;
+  os << std::setprecision(10) << v;
+  return os.str();
+}
+
+std::string png_header(const std::string& png, int w, int h) {
+  return "set terminal pngcairo size " + std::to_string(w) + "," + std::to_string(h) + "\nset output " +
+         gp_quote(png) + "\nset datafile separator ','\n";
+}
+}  // namespace
+
+void set_gnuplot_binary(const std::string& binary) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_binary = binary;
+  g_available = -1;
+  g_noticed = false;
+}
+
+bool gnuplot_available() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_available < 0) {
+    if (g_binary.empty()) {
+      g_available = 0;
+    } else {
+      std::string cmd = shell_quote(g_binary) + " --version >/dev/null 2>&1";
+      g_available = std::system(cmd.c_str()) == 0 ? 1 : 0;
+    }
+  }
+  return g_available == 1;
+}
+
+std::string sibling_path(const std::string& png, const std::string& ext) {
+  size_t slash = png.find_last_of('/');
+  size_t dot = png.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return png + ext;
+  return png.substr(0, dot) + ext;
+}
+
+bool plot_loss(const Recorder& rec, const std::string& png) {
+  std::ostringstream csv;
+  csv << "iteration,train_loss,raw_loss,lr\n";
+  for (size_t i = 0; i < rec.losses.size(); ++i)
+    csv << i << "," << num(rec.losses[i]) << "," << num(i < rec.raw_losses.size() ? rec.raw_losses[i] : 0) << ","
+        << num(i < rec.lrs.size() ? rec.lrs[i] : 0) << "\n";
+  std::string csv_path = sibling_path(png, ".csv");
+  write_file(csv_path, csv.str());
+  std::ostringstream vcsv;
+  vcsv << "epoch,iteration,valid_loss\n";
+  for (size_t e = 0; e < rec.values.size() && e < rec.epoch_end_iters.size(); ++e)
+    vcsv << e << "," << rec.epoch_end_iters[e] << "," << num(rec.values[e].size() > 1 ? rec.values[e][1] : 0) << "\n";
+  std::string vcsv_path = sibling_path(png, "_valid.csv");
+  write_file(vcsv_path, vcsv.str());
+
+  std::string s = png_header(png, 800, 500);
+  s += "set title 'Loss'\nset xlabel 'iteration'\nset ylabel 'loss'\nset grid\nset key top right\n";
+  s += "plot " + gp_quote(csv_path) + " using 1:2 skip 1 with lines lw 2 title 'train (smoothed)'";
+  if (!rec.values.empty())
+    s += ", " + gp_quote(vcsv_path) + " using 2:3 skip 1 with linespoints lw 2 pt 7 title 'valid'";
+  s += "\n";
+  return run_gnuplot(png, s);
+}
+
+bool plot_lr_find(const LRFindResult& r, const std::string& png) {
+  std::ostringstream csv;
+  csv << "lr,loss\n";
+  for (size_t i = 0; i < r.lrs.size() && i < r.losses.size(); ++i) csv << num(r.lrs[i]) << "," << num(r.losses[i]) << "\n";
+  std::string csv_path = sibling_path(png, ".csv");
+  write_file(csv_path, csv.str());
+  std::string s = png_header(png, 800, 500);
+  s += "set title 'Learning rate finder'\nset xlabel 'learning rate'\nset ylabel 'loss (smoothed)'\n";
+  s += "set logscale x\nset format x '%.0e'\nset grid\nset key top left\n";
+  s += "plot " + gp_quote(csv_path) + " using 1:2 skip 1 with lines lw 2 title 'loss'";
+  if (r.valley_index < r.lrs.size() && r.valley_index < r.losses.size())
+    s += ", '-' using 1:2 with points pt 7 ps 2 lc rgb 'red' title 'valley " + num(r.valley_lr) + "'\n" +
+         num(r.lrs[r.valley_index]) + "," + num(r.losses[r.valley_index]) + "\ne";
+  s += "\n";
+  return run_gnuplot(png, s);
+}
+
+bool plot_confusion_matrix(const Tensor& cm, const std::vector<std::string>& vocab, const std::string& png) {
+  EMBER_CHECK(cm.dim() == 2 && cm.size(0) == cm.size(1), "plot_confusion_matrix: expected a [C, C] matrix, got ",
+              fmt(cm.shape()));
+  int64_t c = cm.size(0);
+  std::vector<int64_t> v = cm.to_vector<int64_t>();
+  auto name = [&](int64_t i) {
+    std::string n = i < static_cast<int64_t>(vocab.size()) ? vocab[static_cast<size_t>(i)] : std::to_string(i);
+    for (char& ch : n)
+      if (ch == ',' || ch == '\n' || ch == '"') ch = ' ';
+    return n;
+  };
+  std::ostringstream csv;
+  csv << "actual\\predicted";
+  for (int64_t j = 0; j < c; ++j) csv << "," << name(j);
+  csv << "\n";
+  for (int64_t i = 0; i < c; ++i) {
+    csv << name(i);
+    for (int64_t j = 0; j < c; ++j) csv << "," << v[static_cast<size_t>(i * c + j)];
+    csv << "\n";
+  }
+  std::string csv_path = sibling_path(png, ".csv");
+  write_file(csv_path, csv.str());
+  int side = static_cast<int>(std::min<int64_t>(400 + 40 * c, 1600));
+  std::string s = png_header(png, side + 100, side);
+  std::string range = "[-0.5:" + num(static_cast<double>(c) - 0.5) + "]";
+  s += "set title 'Confusion matrix'\nset xlabel 'Predicted'\nset ylabel 'Actual'\nset key off\n";
+  s += "set xrange " + range + "\nset yrange [" + num(static_cast<double>(c) - 0.5) + ":-0.5]\n";
+  s += "set palette defined (0 'white', 1 '#08306b')\nset xtics rotate by 45 right\n";
+  s += "plot " + gp_quote(csv_path) + " matrix rowheaders columnheaders using 1:2:3 with image, " + gp_quote(csv_path) +
+       " matrix rowheaders columnheaders using 1:2:(sprintf('%d', $3)) with labels tc rgb '#c04000'\n";
+  return run_gnuplot(png, s);
+}
+
+}  // namespace learner
+}  // namespace ember

@@ -1,0 +1,36 @@
+// learner/Plot.h: PNG plots drawn by gnuplot from a generated script.
+//
+// Each plot writes, next to `png` (same path, other extension): the numbers as
+// .csv (always, even without gnuplot) and the gnuplot script as .gp; then runs
+// `gnuplot <script>`. When gnuplot is missing, one notice goes to stderr (once per
+// process) and the functions return false; the CSV is still there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tensor/Tensor.h"
+
+namespace ember {
+namespace learner {
+
+class Recorder;
+struct LRFindResult;
+
+// The gnuplot binary to run (default "gnuplot"); "" turns plotting off.
+void set_gnuplot_binary(const std::string& binary);
+bool gnuplot_available();
+// "dir/loss.png" -> "dir/loss.csv"
+std::string sibling_path(const std::string& png, const std::string& ext);
+
+// Smoothed training loss per batch and validation loss at each epoch's end (fastai's
+// plot_loss). CSVs: <stem>.csv (iteration,train_loss,raw_loss,lr) and
+// <stem>_valid.csv (epoch,iteration,valid_loss).
+bool plot_loss(const Recorder& rec, const std::string& png);
+// Loss against learning rate on a log axis, with the valley point. CSV: lr,loss.
+bool plot_lr_find(const LRFindResult& r, const std::string& png);
+// Heatmap of cm [C, C] (rows actual) with the counts written in. CSV: the matrix with names.
+bool plot_confusion_matrix(const Tensor& cm, const std::vector<std::string>& vocab, const std::string& png);
+
+}  // namespace learner
+}  // namespace ember

@@ -1,0 +1,436 @@
+// tests/learner/test_learner.cpp: the Learner loop: data batching, training on a
+// synthetic problem, one-cycle schedule, fastai's event order, cancel exceptions,
+// Recorder smoothing/table/CSV, the progress bar, validate.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "ember.h"
+#include "learner_test_util.h"
+
+using namespace ember;
+using namespace ember::learner;
+
+// ---------------------------------------------------------------------------
+// Data
+TEST(TensorBatches, BatchesInOrderWithLastPartialBatch) {
+  Tensor x = arange(10).reshape({10, 1}), y = arange(10, DType::i64);
+  TensorBatches b(x, y, {4, false, false, 0});
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.n_items(), 10);
+  b.start_epoch(0);
+  Tensor xb, yb;
+  std::vector<int64_t> sizes, ys;
+  while (b.next(xb, yb)) {
+    sizes.push_back(xb.size(0));
+    for (auto v : yb.to_vector<int64_t>()) ys.push_back(v);
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{4, 4, 2}));
+  EXPECT_EQ(ys, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(TensorBatches, DropLastAndSeededShuffle) {
+  Tensor x = arange(10).reshape({10, 1}), y = arange(10, DType::i64);
+  TensorBatches b(x, y, {4, true, true, 7});
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.n_items(), 8);
+  manual_seed(1);
+  b.start_epoch(0);
+  std::vector<int64_t> e0 = b.order();
+  manual_seed(999);  // the global generator does not matter
+  (void)rand({5});
+  b.start_epoch(0);
+  EXPECT_EQ(b.order(), e0);
+  b.start_epoch(1);
+  EXPECT_NE(b.order(), e0);
+  std::vector<int64_t> sorted = e0;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  // x and y rows stay paired, and batches follow the order.
+  b.start_epoch(1);
+  Tensor xb, yb;
+  int n = 0;
+  size_t k = 0;
+  while (b.next(xb, yb)) {
+    ++n;
+    auto xs = xb.to_vector<float>();
+    auto ys = yb.to_vector<int64_t>();
+    ASSERT_EQ(xs.size(), 4u);
+    for (size_t i = 0; i < ys.size(); ++i, ++k) {
+      EXPECT_EQ(static_cast<int64_t>(xs[i]), ys[i]);
+      EXPECT_EQ(ys[i], b.order()[k]);
+    }
+  }
+  EXPECT_EQ(n, 2);
+}
+
+TEST(TensorBatches, MismatchedLengthsNameBothShapes) {
+  try {
+    TensorBatches b(zeros({5, 2}), zeros({4}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[5, 2]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[4]"), std::string::npos) << e.what();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Training
+TEST(Learner, SyntheticClassificationTrainsAndAccuracyRises) {
+  manual_seed(0);
+  auto learn = test::blob_learner(sgd(0.9));
+  std::ostringstream table;
+  learn->recorder->out = &table;
+  double before = learn->validate()[1];
+  learn->fit(3, 0.1);
+  ASSERT_EQ(learn->recorder->values.size(), 3u);
+  double after = learn->recorder->values.back()[2];
+  EXPECT_GT(after, 0.9) << table.str();
+  EXPECT_GT(after, before + 0.2);
+  EXPECT_LT(learn->recorder->values.back()[1], learn->recorder->values.front()[1] + 1e-9);
+  // The train loss column is the smoothed loss at the end of each epoch.
+  EXPECT_DOUBLE_EQ(learn->recorder->values.back()[0], learn->recorder->losses.back());
+  // validate() agrees with the last epoch's valid loss and accuracy.
+  std::vector<double> v = learn->validate();
+  EXPECT_NEAR(v[0], learn->recorder->values.back()[1], 1e-6);
+  EXPECT_NEAR(v[1], learn->recorder->values.back()[2], 1e-9);
+}
+
+TEST(Learner, FastaiAdamOneCycleTrains) {
+  manual_seed(1);
+  auto learn = test::blob_learner(fastai_adam());
+  std::ostringstream table;
+  learn->recorder->out = &table;
+  learn->fit_one_cycle(3, 2e-2);
+  EXPECT_GT(learn->recorder->values.back()[2], 0.9) << table.str();
+}
+
+TEST(Learner, FitOneCycleSetsLrAndMomentumPerBatchAsOneCycleSays) {
+  manual_seed(2);
+  auto learn = test::blob_learner(sgd(0.9));
+  learn->recorder->logging = false;
+  const int n_epoch = 2;
+  learn->fit_one_cycle(n_epoch, 0.05, OneCycleOptions{10.0, 1e4, 0.3, {0.95, 0.85, 0.95}});
+  const Recorder& r = *learn->recorder;
+  size_t n_iter = learn->dls.train->size();
+  ASSERT_EQ(r.lrs.size(), n_iter * n_epoch);
+  optim::OneCycle ref({0.05}, 10.0, 1e4, 0.3, {0.95, 0.85, 0.95});
+  for (size_t i = 0; i < r.lrs.size(); ++i) {
+    double pct = static_cast<double>(i) / static_cast<double>(n_iter * n_epoch);
+    EXPECT_NEAR(r.lrs[i], ref.lr_at(0, pct), 1e-12) << "batch " << i;
+    EXPECT_NEAR(r.moms[i], ref.mom_at(pct), 1e-12) << "batch " << i;
+  }
+  EXPECT_NEAR(r.lrs.front(), 0.05 / 10.0, 1e-12);
+  EXPECT_NEAR(r.moms.front(), 0.95, 1e-12);
+}
+
+TEST(Learner, PerGroupLearningRatesFromASplitter) {
+  manual_seed(3);
+  auto learn = test::blob_learner(sgd());
+  learn->recorder->logging = false;
+  learn->splitter = [](nn::Module& m) {
+    auto ps = m.parameters();
+    return std::vector<std::vector<Tensor>>{{ps[0], ps[1]}, {ps[2], ps[3]}};
+  };
+  learn->fit(1, {1e-3, 1e-2});
+  ASSERT_EQ(learn->opt->groups().size(), 2u);
+  EXPECT_DOUBLE_EQ(learn->opt->groups()[0].hyper.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(learn->opt->groups()[1].hyper.lr, 1e-2);
+  auto m = even_mults(1e-4, 1e-2, 3);
+  EXPECT_NEAR(m[0], 1e-4, 1e-16);
+  EXPECT_NEAR(m[1], 1e-3, 1e-15);
+  EXPECT_NEAR(m[2], 1e-2, 1e-14);
+}
+
+// ---------------------------------------------------------------------------
+// Events
+namespace {
+struct EventLog : Callback {
+  std::vector<std::string> events;
+  EventLog() : Callback("EventLog", 0) {}
+  void log(const char* e) { events.push_back(e); }
+  void before_fit() override { log("before_fit"); }
+  void before_epoch() override { log("before_epoch"); }
+  void before_train() override { log("before_train"); }
+  void before_batch() override { log("before_batch"); }
+  void after_pred() override { log("after_pred"); }
+  void after_loss() override { log("after_loss"); }
+  void before_backward() override { log("before_backward"); }
+  void after_cancel_backward() override { log("after_cancel_backward"); }
+  void after_backward() override { log("after_backward"); }
+  void before_step() override { log("before_step"); }
+  void after_cancel_step() override { log("after_cancel_step"); }
+  void after_step() override { log("after_step"); }
+  void after_cancel_batch() override { log("after_cancel_batch"); }
+  void after_batch() override { log("after_batch"); }
+  void after_cancel_train() override { log("after_cancel_train"); }
+  void after_train() override { log("after_train"); }
+  void before_validate() override { log("before_validate"); }
+  void after_cancel_validate() override { log("after_cancel_validate"); }
+  void after_validate() override { log("after_validate"); }
+  void after_cancel_epoch() override { log("after_cancel_epoch"); }
+  void after_epoch() override { log("after_epoch"); }
+  void after_cancel_fit() override { log("after_cancel_fit"); }
+  void after_fit() override { log("after_fit"); }
+};
+
+std::vector<std::string> train_batch() {
+  return {"before_batch", "after_pred",  "after_loss", "before_backward", "after_backward",
+          "before_step",  "after_step",  "after_batch"};
+}
+std::vector<std::string> valid_batch() { return {"before_batch", "after_pred", "after_loss", "after_batch"}; }
+void append(std::vector<std::string>& a, const std::vector<std::string>& b) { a.insert(a.end(), b.begin(), b.end()); }
+}  // namespace
+
+TEST(Callbacks, EventOrderIsFastais) {
+  auto log = std::make_shared<EventLog>();
+  auto learn = test::tiny_learner(4, 2, 2, 2);  // 2 train batches, 1 valid batch
+  learn->add_cb(log);
+  learn->fit(1, 0.1);
+  std::vector<std::string> want{"before_fit", "before_epoch", "before_train"};
+  append(want, train_batch());
+  append(want, train_batch());
+  append(want, {"after_train", "before_validate"});
+  append(want, valid_batch());
+  append(want, {"after_validate", "after_epoch", "after_fit"});
+  EXPECT_EQ(log->events, want);
+  for (int e = 0; e <= static_cast<int>(Event::after_fit); ++e) EXPECT_STRNE(event_name(static_cast<Event>(e)), "?");
+}
+
+TEST(Callbacks, CallbackSeesLearnerState) {
+  struct Spy : Callback {
+    std::vector<std::string> seen;
+    Spy() : Callback("Spy") {}
+    void after_loss() override {
+      Learner& l = learn();
+      std::ostringstream os;
+      os << l.epoch << "/" << l.n_epoch << " it" << l.iter << "/" << l.n_iter << (l.training ? " T " : " V ")
+         << l.xb.size(0) << " " << l.pred.size(1) << " " << l.pct_train;
+      seen.push_back(os.str());
+    }
+  };
+  auto spy = std::make_shared<Spy>();
+  auto learn = test::tiny_learner(4, 2, 2, 2);
+  learn->fit(2, 0.1, {spy});
+  EXPECT_EQ(spy->seen, (std::vector<std::string>{"0/2 it0/2 T 2 3 0", "0/2 it1/2 T 2 3 0.25", "0/2 it0/1 V 2 3 0.5",
+                                                 "1/2 it0/2 T 2 3 0.5", "1/2 it1/2 T 2 3 0.75",
+                                                 "1/2 it0/1 V 2 3 1"}));
+  // Callbacks passed to fit are removed afterwards.
+  for (auto& cb : learn->cbs()) EXPECT_NE(cb, spy);
+  EXPECT_FALSE(spy->attached());
+}
+
+namespace {
+template <class Ex>
+struct Thrower : Callback {
+  std::string when;
+  int epoch, iter;
+  bool training;
+  Thrower(std::string w, int e, int i, bool t) : Callback("Thrower", 1), when(std::move(w)), epoch(e), iter(i), training(t) {}
+  void maybe(const char* ev) {
+    Learner& l = learn();
+    if (when == ev && l.epoch == epoch && l.iter == iter && l.training == training) throw Ex();
+  }
+  void before_epoch() override { maybe("before_epoch"); }
+  void before_batch() override { maybe("before_batch"); }
+  void after_pred() override { maybe("after_pred"); }
+  void before_backward() override { maybe("before_backward"); }
+  void before_step() override { maybe("before_step"); }
+  void before_validate() override { maybe("before_validate"); }
+};
+
+template <class Ex>
+std::vector<std::string> events_with(const std::string& when, int epoch, int iter, bool training, int n_epoch = 1) {
+  auto learn = test::tiny_learner(4, 2, 2, 2);
+  auto log = std::make_shared<EventLog>();
+  learn->add_cb(log);
+  learn->add_cb(std::make_shared<Thrower<Ex>>(when, epoch, iter, training));
+  learn->fit(n_epoch, 0.1);
+  return log->events;
+}
+}  // namespace
+
+TEST(Callbacks, CancelBatchSkipsTheRestOfThatBatchOnly) {
+  auto ev = events_with<CancelBatchException>("after_pred", 0, 0, true);
+  std::vector<std::string> want{"before_fit", "before_epoch", "before_train", "before_batch", "after_pred",
+                                "after_cancel_batch", "after_batch"};
+  append(want, train_batch());
+  append(want, {"after_train", "before_validate"});
+  append(want, valid_batch());
+  append(want, {"after_validate", "after_epoch", "after_fit"});
+  EXPECT_EQ(ev, want);
+}
+
+TEST(Callbacks, CancelBackwardAndStep) {
+  auto ev = events_with<CancelBackwardException>("before_backward", 0, 0, true);
+  std::vector<std::string> head(ev.begin(), ev.begin() + 11);
+  EXPECT_EQ(head, (std::vector<std::string>{"before_fit", "before_epoch", "before_train", "before_batch",
+                                            "after_pred", "after_loss", "before_backward", "after_cancel_backward",
+                                            "after_backward", "before_step", "after_step"}));
+  ev = events_with<CancelStepException>("before_step", 0, 0, true);
+  head.assign(ev.begin() + 6, ev.begin() + 12);
+  EXPECT_EQ(head, (std::vector<std::string>{"before_backward", "after_backward", "before_step", "after_cancel_step",
+                                            "after_step", "after_batch"}));
+}
+
+TEST(Callbacks, CancelTrainGoesStraightToValidation) {
+  auto ev = events_with<CancelTrainException>("before_batch", 0, 1, true);
+  std::vector<std::string> want{"before_fit", "before_epoch", "before_train"};
+  append(want, train_batch());
+  append(want, {"before_batch", "after_cancel_train", "after_train", "before_validate"});
+  append(want, valid_batch());
+  append(want, {"after_validate", "after_epoch", "after_fit"});
+  EXPECT_EQ(ev, want);
+}
+
+TEST(Callbacks, CancelValidSkipsValidation) {
+  auto ev = events_with<CancelValidException>("before_validate", 0, 2, false);
+  // iter is still 2 (the last train batch index + 1) when before_validate fires.
+  std::vector<std::string> want{"before_fit", "before_epoch", "before_train"};
+  append(want, train_batch());
+  append(want, train_batch());
+  append(want, {"after_train", "before_validate", "after_cancel_validate", "after_validate", "after_epoch",
+                "after_fit"});
+  EXPECT_EQ(ev, want);
+}
+
+TEST(Callbacks, CancelEpochSkipsToTheNextEpoch) {
+  auto ev = events_with<CancelEpochException>("before_batch", 0, 0, true, 2);
+  std::vector<std::string> want{"before_fit", "before_epoch", "before_train", "before_batch", "after_cancel_epoch",
+                                "after_epoch", "before_epoch", "before_train"};
+  append(want, train_batch());
+  append(want, train_batch());
+  append(want, {"after_train", "before_validate"});
+  append(want, valid_batch());
+  append(want, {"after_validate", "after_epoch", "after_fit"});
+  EXPECT_EQ(ev, want);
+}
+
+TEST(Callbacks, CancelFitEndsTraining) {
+  auto ev = events_with<CancelFitException>("before_epoch", 1, 1, false, 3);
+  ASSERT_GE(ev.size(), 4u);
+  std::vector<std::string> tail(ev.end() - 4, ev.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{"after_epoch", "before_epoch", "after_cancel_fit", "after_fit"}));
+}
+
+// ---------------------------------------------------------------------------
+// Recorder
+TEST(Recorder, SmoothLossMatchesHandComputedValues) {
+  SmoothLoss s(0.98);
+  // v_t = 0.98 v + 0.02 x; value = v / (1 - 0.98^t):
+  // x = 1 -> 0.02/0.02 = 1; x = 2 -> 0.0596/0.0396; x = 3 -> 0.118408/0.058808; x = 0.5
+  std::vector<double> xs{1.0, 2.0, 3.0, 0.5}, want{1.0, 0.0596 / 0.0396, 0.118408 / 0.058808, 1.6235585811182616};
+  for (size_t i = 0; i < xs.size(); ++i) {
+    s.add(xs[i]);
+    EXPECT_NEAR(s.value(), want[i], 1e-12) << i;
+  }
+}
+
+TEST(Recorder, RecordsSmoothedAndRawBatchLossesOfAKnownSequence) {
+  // A loss that returns 1, 2, 3, 0.5 on the training batches (and 7 on validation).
+  struct Scripted : nn::Loss {
+    std::vector<double> seq{1.0, 2.0, 3.0, 0.5};
+    size_t i = 0;
+    Scripted() : nn::Loss("Scripted") {}
+    Tensor forward(const Tensor& pred, const Tensor&) override {
+      double v = grad_enabled() ? seq[i++ % seq.size()] : 7.0;
+      return pred.sum() * 0.0 + v;
+    }
+  };
+  auto learn = test::tiny_learner(8, 2, 2, 2, std::make_shared<Scripted>());
+  learn->recorder->logging = false;
+  learn->fit(1, 0.0);
+  const Recorder& r = *learn->recorder;
+  EXPECT_EQ(r.raw_losses, (std::vector<double>{1.0, 2.0, 3.0, 0.5}));
+  ASSERT_EQ(r.losses.size(), 4u);
+  EXPECT_NEAR(r.losses[1], 0.0596 / 0.0396, 1e-12);
+  EXPECT_NEAR(r.losses[3], 1.6235585811182616, 1e-12);
+  ASSERT_EQ(r.values.size(), 1u);
+  EXPECT_NEAR(r.values[0][0], 1.6235585811182616, 1e-12);  // train_loss
+  EXPECT_NEAR(r.values[0][1], 7.0, 1e-12);                 // valid_loss
+}
+
+TEST(Recorder, TableAndCsvHaveFastaisColumns) {
+  manual_seed(4);
+  auto learn = test::blob_learner(sgd(0.9));
+  std::ostringstream table;
+  learn->recorder->out = &table;
+  learn->metrics.push_back(error_rate_metric());
+  learn->fit(2, 0.1);
+  std::istringstream lines(table.str());
+  std::string header, row0, row1, extra;
+  std::getline(lines, header);
+  std::getline(lines, row0);
+  std::getline(lines, row1);
+  EXPECT_FALSE(std::getline(lines, extra));
+  EXPECT_EQ(header, "epoch  train_loss  valid_loss  accuracy  error_rate  time");
+  // "0      0.123456    0.123456    0.900000  0.100000    00:00"
+  std::istringstream f(row0);
+  std::string epoch, tl, vl, acc, err, time;
+  f >> epoch >> tl >> vl >> acc >> err >> time;
+  EXPECT_EQ(epoch, "0");
+  for (auto* s : {&tl, &vl, &acc, &err}) {
+    ASSERT_GT(s->size(), 7u);
+    EXPECT_EQ(s->size() - s->find('.'), 7u) << *s;  // 6 decimals
+  }
+  EXPECT_EQ(time.size(), 5u);
+  EXPECT_EQ(time[2], ':');
+  EXPECT_NEAR(std::stod(acc) + std::stod(err), 1.0, 1e-6);
+
+  std::string path = test::temp_path("history.csv");
+  learn->recorder->write_csv(path);
+  std::ifstream in(path);
+  std::string h, l0, l1;
+  std::getline(in, h);
+  std::getline(in, l0);
+  std::getline(in, l1);
+  EXPECT_EQ(h, "epoch,train_loss,valid_loss,accuracy,error_rate,time");
+  std::vector<std::string> cells;
+  std::stringstream ss(l1);
+  for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+  ASSERT_EQ(cells.size(), 6u);
+  EXPECT_EQ(cells[0], "1");
+  EXPECT_NEAR(std::stod(cells[1]), learn->recorder->values[1][0], 1e-8);
+  EXPECT_NEAR(std::stod(cells[3]), learn->recorder->values[1][2], 1e-8);
+  EXPECT_NEAR(std::stod(cells[5]), learn->recorder->times[1], 1e-3);
+  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  std::remove(path.c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Progress bar
+TEST(Progress, SilentWhenNotATerminal) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  auto learn = test::tiny_learner(8, 2, 2, 2);
+  learn->recorder->logging = false;
+  auto bar = std::make_shared<ProgressCallback>(f);  // a regular file is not a TTY
+  EXPECT_FALSE(bar->active());
+  learn->add_cb(bar);
+  learn->fit(1, 0.1);
+  EXPECT_EQ(std::ftell(f), 0L);
+  std::fclose(f);
+  // The default bar on stderr is active only when stderr is a terminal.
+  for (auto& cb : learn->cbs())
+    if (auto* p = dynamic_cast<ProgressCallback*>(cb.get()); p && p != bar.get()) {
+      EXPECT_EQ(p->active(), isatty(fileno(stderr)) == 1);
+    }
+}
+
+TEST(Progress, DrawsOnATerminal) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  auto learn = test::tiny_learner(8, 2, 2, 2);
+  learn->recorder->logging = false;
+  learn->add_cb(std::make_shared<ProgressCallback>(f, 1));
+  learn->fit(1, 0.1);
+  EXPECT_GT(std::ftell(f), 0L);
+  std::rewind(f);
+  char buf[256] = {};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  EXPECT_NE(std::string(buf, n).find("epoch 1/1 train"), std::string::npos);
+  std::fclose(f);
+}
