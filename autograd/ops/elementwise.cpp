@@ -147,7 +147,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   if (needs_grad({a, b}))
     record("pow", {a, b}, y, [sa = save("pow", a), sb = save("pow", b), sy = save("pow", y)](const Tensor& g) {
       const Tensor &A = sa.get(), &B = sb.get(), &Y = sy.get();
-      Tensor ga = mul(g, mul(B, pow(A, B - 1.0)));
+      // d/da a^b = b a^(b-1), taken as 0 where b == 0 (avoids 0 * inf at a == 0)
+      Tensor ga = mul(g, where(eq(B, zeros_like(B)), zeros_like(Y), mul(B, pow(A, B - 1.0))));
       Tensor gb = mul(g, where(eq(A, zeros_like(A)), zeros_like(Y), mul(Y, A.log())));
       return TensorList{sum_to(ga, A.shape()), sum_to(gb, B.shape())};
     });
@@ -175,14 +176,15 @@ Tensor extremum(const char* name, BinaryOp op, BinaryOp wins, const Tensor& a, c
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum("maximum", BinaryOp::Maximum, BinaryOp::Gt, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum("minimum", BinaryOp::Minimum, BinaryOp::Lt, a, b); }
 
-// y = x log(y);  dy/dx = log(y) (0 where x == 0), dy/dy = x / y
+// out = x log(y);  dout/dx = log(y) (0 where x == 0 and y <= 0, as PyTorch), dout/dy = x / y
 Tensor xlogy(const Tensor& x, const Tensor& y) {
   Tensor out = raw::binary(BinaryOp::Xlogy, x, y);
   if (needs_grad({x, y}))
     record("xlogy", {x, y}, out, [sx = save("xlogy", x), sy = save("xlogy", y)](const Tensor& g) {
       const Tensor &X = sx.get(), &Y = sy.get();
-      Tensor nz = raw::binary(BinaryOp::Ne, X, zeros_like(X));
-      Tensor gx = raw::binary(BinaryOp::Mul, g, raw::binary(BinaryOp::Xlogy, nz, Y));
+      Tensor zero = zeros({}, TensorOptions(X.dtype(), X.device()));
+      Tensor undefined = raw::binary(BinaryOp::Mul, raw::binary(BinaryOp::Eq, X, zero), raw::binary(BinaryOp::Le, Y, zero));
+      Tensor gx = raw::binary(BinaryOp::Mul, g, raw::where(undefined, zero, raw::unary(UnaryOp::Log, Y)));
       Tensor gy = raw::binary(BinaryOp::Mul, g, raw::binary(BinaryOp::Div, X, Y));
       return TensorList{sum_to(gx, X.shape()), sum_to(gy, Y.shape())};
     });

@@ -18,7 +18,8 @@ void check_index(const char* op, const Tensor& x, const Tensor& index) {
   EMBER_CHECK(index.dtype() == DType::i64, op, ": index must have dtype i64, got ", dtype_name(index.dtype()));
 }
 
-// x narrowed to `shape` in every dim but `dim` (gather/scatter only read that part).
+// x narrowed to `shape` in every dim but `dim` (gather/scatter only read that part);
+// with dim = -1, in every dim (scatter_add's src is read only where index has entries).
 Tensor fit_to(const char* op, const Tensor& x, const Shape& shape, int64_t dim, const char* what) {
   EMBER_CHECK(x.dim() == static_cast<int64_t>(shape.size()), op, ": index ", fmt(shape), " and ", what, " ",
               fmt(x.shape()), " need the same number of dims");
@@ -40,7 +41,7 @@ Tensor fit_to(const char* op, const Tensor& x, const Shape& shape, int64_t dim, 
 void scatter_add_into(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   if (index.numel() == 0) return;
   Tensor d = fit_to("scatter_add", dst, index.shape(), dim, "input");
-  Tensor s = fit_to("scatter_add", src, index.shape(), dim, "src");
+  Tensor s = fit_to("scatter_add", src, index.shape(), -1, "src");
   Shape ds = index.shape();
   ds[dim] = dst.shape()[dim];
   d = raw::as_view(d, ds, d.strides(), d.offset());
@@ -87,7 +88,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
       Tensor gs = gather_raw(g, dim, idx.get());
       if (gs.shape() != src_shape) {  // src larger than index: zero grads outside it
         Tensor full_gs = zeros(src_shape, TensorOptions(g.dtype(), g.device()));
-        raw::copy(fit_to("scatter_add", full_gs, gs.shape(), dim, "src"), gs);
+        raw::copy(fit_to("scatter_add", full_gs, gs.shape(), -1, "src"), gs);
         gs = full_gs;
       }
       return TensorList{g, Tensor(), gs};

@@ -78,6 +78,7 @@ void check_matmul(const Tensor& a, const Tensor& b) {
 // ---------------------------------------------------------------------------
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_matmul(a, b);
+  if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).reshape({});  // dot
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
 

@@ -4,6 +4,9 @@
 // Conventions follow PyTorch: reduction Mean averages over all elements (for
 // nll/cross_entropy: over the targets that are not ignored).
 // Exercise 7 (the L1 loss of the MNIST example) touches l1_loss.
+#include <algorithm>
+#include <cmath>
+
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 
@@ -35,6 +38,14 @@ Tensor rows_of_classes(const Tensor& x) {
   return x.permute(order).reshape({-1, x.shape()[1]});
 }
 
+// sum(loss) / (number of kept targets). With none kept the value is nan, as in PyTorch,
+// but the gradient stays 0 (the division uses max(count, 1); the nan is added as a constant).
+Tensor mean_over_kept(const Tensor& loss, const Tensor& keepf) {
+  double count = keepf.sum().item();
+  Tensor out = loss.sum() / std::max(count, 1.0);
+  return count > 0 ? out : out + NAN;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -61,7 +72,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, int6
   Tensor keepf = keep.to(lp.dtype());
   Tensor picked = gather(lp, 1, safe_t.unsqueeze(1)).squeeze(1);
   Tensor loss = -(picked * keepf);
-  if (r == Reduction::Mean) return loss.sum() / keepf.sum();
+  if (r == Reduction::Mean) return mean_over_kept(loss, keepf);
   if (r == Reduction::None) return target.dim() == 0 ? loss.reshape({}) : loss.reshape(target.shape());
   return loss.sum();
 }
@@ -94,7 +105,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOpt
   Tensor keepf = ne(t, full({}, static_cast<double>(opt.ignore_index), TensorOptions(DType::i64, t.device()))).to(lp.dtype());
   Tensor smooth = -(lp.sum({1}) / static_cast<double>(C)) * keepf;
   Tensor smooth_r;
-  if (opt.reduction == Reduction::Mean) smooth_r = smooth.sum() / keepf.sum();
+  if (opt.reduction == Reduction::Mean) smooth_r = mean_over_kept(smooth, keepf);
   else if (opt.reduction == Reduction::Sum) smooth_r = smooth.sum();
   else smooth_r = target.dim() == 0 ? smooth.reshape({}) : smooth.reshape(target.shape());
   return nll * (1.0 - eps) + smooth_r * eps;

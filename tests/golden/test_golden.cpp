@@ -452,30 +452,9 @@ const std::map<std::string, Tolerance>& tolerance_overrides() {
 // Cases where Ember disagrees with PyTorch because of a bug in Ember: skipped (GTEST_SKIP)
 // until fixed; delete the line with the fix and the case must pass.
 const std::map<std::string, std::string>& known_bugs() {
+  // Cases that disagree with PyTorch because of a bug not fixed yet: name -> diagnosis.
+  // Empty: the six found when the fixtures were first written are fixed.
   static const std::map<std::string, std::string> bugs = {
-      // known bug: matmul of two 1-D tensors throws "squeeze: dim -2 out of range for a 1-d
-      // tensor": autograd/ops/linalg.cpp:81 handles a.dim() == 1 first, and when b is 1-D too
-      // the inner call already returns [1], which has no dim -2.
-      {"matmul_1d_1d", "matmul([4], [4]) throws instead of returning a 0-d dot product (linalg.cpp:81)"},
-      // known bug: d/dx xlogy(x, y) is log(y) wherever y > 0, also at x == 0 (x log y is linear
-      // in x); PyTorch zeroes it only where x == 0 and y <= 0. autograd/ops/elementwise.cpp:184-185
-      // zeroes it wherever x == 0.
-      {"xlogy", "grad of x is 0 at x == 0 (y > 0) instead of log(y) (elementwise.cpp:184)"},
-      {"xlogy_zero_zero", "grad of x is 0 at x == 0 (y > 0) instead of log(y) (elementwise.cpp:184)"},
-      // known bug: d/dx x^0 is 0, but PowScalarBackward (tensor/ElementwiseOps.def:68) computes
-      // 0 * x^-1 = 0 * inf = nan at x == 0. PyTorch returns 0 when the exponent is 0.
-      {"pow_scalar_0", "grad of x^0 is nan at x == 0 instead of 0 (ElementwiseOps.def:68)"},
-      // known bug: same for the tensor exponent: b * a^(b-1) is 0 * inf = nan at a == 0, b == 0
-      // (autograd/ops/elementwise.cpp:150); PyTorch uses 0 wherever b == 0.
-      {"pow_tensor_zero_base", "grad of a in a^b is nan at a == 0, b == 0 instead of 0 (elementwise.cpp:150)"},
-      // known bug: scatter_add with src larger than index along `dim` reads index out of bounds
-      // (garbage indices, undefined behavior): autograd/ops/index.cpp:43 narrows src to index's
-      // shape in every dim but `dim`, and the CPU kernel walks src's size along `dim`.
-      {"scatter_add_src_larger", "src larger than index along dim reads past index (index.cpp:43)"},
-      // known bug: when every target is ignored, reduction 'mean' gives loss nan (as PyTorch) but
-      // grads nan instead of PyTorch's 0: autograd/ops/loss.cpp:64 divides by keepf.sum() == 0,
-      // whose backward is g / 0 = inf, times the 0 mask = nan.
-      {"ce_all_ignored_mean", "all targets ignored: grads nan instead of 0 (loss.cpp:64)"},
   };
   return bugs;
 }
