@@ -222,16 +222,19 @@ void ProgressCallback::draw(bool) {
                static_cast<long long>(done), static_cast<long long>(total));
   if (l.training && l.smooth_loss == l.smooth_loss) std::fprintf(out_, " loss %.4f", l.smooth_loss);
   std::fflush(out_);
+  drawn_ = true;
 }
 
 void ProgressCallback::clear() {
-  if (!tty_) return;
+  if (!tty_ || !drawn_) return;
+  drawn_ = false;
   std::fprintf(out_, "\r\033[K");
   std::fflush(out_);
 }
 
 void ProgressCallback::after_train() { clear(); }
 void ProgressCallback::after_validate() { clear(); }
+void ProgressCallback::after_fit() { clear(); }
 
 // ---------------------------------------------------------------------------
 // ParamScheduler

@@ -98,6 +98,7 @@ class ProgressCallback : public Callback {
   void after_batch() override;
   void after_train() override;
   void after_validate() override;
+  void after_fit() override;
   bool active() const { return tty_; }
 
  private:
@@ -105,6 +106,7 @@ class ProgressCallback : public Callback {
   void clear();
   std::FILE* out_;
   bool tty_;
+  bool drawn_ = false;  // a bar is on the line
   const char* phase_ = "train";
   std::chrono::steady_clock::time_point last_draw_{};
 };

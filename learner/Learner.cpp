@@ -267,6 +267,8 @@ void Learner::fit(int n, LRs lrs, CallbackList cbs) {
   TempCallbacks temp(*this, std::move(cbs));
   if (!opt) create_opt();
   if (lrs.empty()) lrs.v = {lr};
+  EMBER_CHECK(lrs.v.size() == 1 || lrs.v.size() == opt->groups().size(), "Learner::fit: ", lrs.v.size(),
+              " learning rates for ", opt->groups().size(), " parameter groups (give one, or one per group)");
   optim::ConstantLR(lrs.v).apply(*opt, 0.0);
   n_epoch = n;
   with_events<CancelFitException>([&] { do_fit(); }, Event::before_fit, Event::after_cancel_fit, Event::after_fit);
@@ -338,21 +340,27 @@ LRFindResult Learner::lr_find(double start_lr, double end_lr, int num_it, bool s
   // Snapshot model and optimizer (copies: state_dict hands out live tensors).
   nn::StateDict model_sd = clone_all(model->state_dict());
   NamedTensors opt_sd = clone_all(opt->state_dict());
-  bool was_logging = recorder->logging;
+  // The Recorder's history of earlier fits is kept: lr_find's own batches go to the result.
+  Recorder history = *recorder;
   bool was_training = model->is_training();
   struct Restore {
     Learner& l;
     nn::StateDict& msd;
     NamedTensors& osd;
-    bool logging, training;
+    Recorder& hist;
+    bool training;
     ~Restore() {
       l.opt->zero_grad();
       l.model->load_state_dict(msd);
       l.opt->load_state_dict(osd);
-      l.recorder->logging = logging;
+      Recorder& r = *l.recorder;
+      r.lrs = hist.lrs, r.moms = hist.moms, r.losses = hist.losses, r.raw_losses = hist.raw_losses;
+      r.values = hist.values, r.times = hist.times, r.epoch_end_iters = hist.epoch_end_iters;
+      r.smooth = hist.smooth;
+      r.logging = hist.logging;
       l.model->train(training);
     }
-  } restore{*this, model_sd, opt_sd, was_logging, was_training};
+  } restore{*this, model_sd, opt_sd, history, was_training};
   recorder->logging = false;
   auto n_batches = static_cast<int>(dls.train->size());
   int epochs = (num_it + n_batches - 1) / n_batches;

@@ -76,6 +76,12 @@ std::string num(double v) {
   return os.str();
 }
 
+std::string short_num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", v);
+  return buf;
+}
+
 std::string png_header(const std::string& png, int w, int h) {
   return "set terminal pngcairo size " + std::to_string(w) + "," + std::to_string(h) + "\nset output " +
          gp_quote(png) + "\nset datafile separator ','\n";
@@ -144,7 +150,7 @@ bool plot_lr_find(const LRFindResult& r, const std::string& png) {
   s += "set logscale x\nset format x '%.0e'\nset grid\nset key top left\n";
   s += "plot " + gp_quote(csv_path) + " using 1:2 skip 1 with lines lw 2 title 'loss'";
   if (r.valley_index < r.lrs.size() && r.valley_index < r.losses.size())
-    s += ", '-' using 1:2 with points pt 7 ps 2 lc rgb 'red' title 'valley " + num(r.valley_lr) + "'\n" +
+    s += ", '-' using 1:2 with points pt 7 ps 2 lc rgb 'red' title 'valley " + short_num(r.valley_lr) + "'\n" +
          num(r.lrs[r.valley_index]) + "," + num(r.losses[r.valley_index]) + "\ne";
   s += "\n";
   return run_gnuplot(png, s);

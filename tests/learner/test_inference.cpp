@@ -170,6 +170,8 @@ TEST(LRFind, ExponentialScheduleStopsAndRestoresModelAndOptimizer) {
   std::vector<std::pair<std::string, std::vector<float>>> opt_before;
   for (auto& [k, t] : learn->opt->state_dict()) opt_before.emplace_back(k, t.to_vector<float>());
   size_t rows_before = table.str().size();
+  std::vector<std::vector<double>> values_before = learn->recorder->values;
+  std::vector<double> losses_before = learn->recorder->losses;
 
   LRFindResult r = learn->lr_find(1e-5, 10, 30);
   ASSERT_GE(r.lrs.size(), 2u);
@@ -180,6 +182,8 @@ TEST(LRFind, ExponentialScheduleStopsAndRestoresModelAndOptimizer) {
   EXPECT_LT(r.valley_index, r.lrs.size());
   EXPECT_DOUBLE_EQ(r.valley_lr, r.lrs[r.valley_index]);
   EXPECT_EQ(table.str().size(), rows_before);  // nothing printed
+  EXPECT_EQ(learn->recorder->values, values_before);  // the history of the earlier fit is kept
+  EXPECT_EQ(learn->recorder->losses, losses_before);
 
   auto after = learn->model->state_dict();
   ASSERT_EQ(after.size(), before.size());

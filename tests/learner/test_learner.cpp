@@ -139,6 +139,12 @@ TEST(Learner, PerGroupLearningRatesFromASplitter) {
   ASSERT_EQ(learn->opt->groups().size(), 2u);
   EXPECT_DOUBLE_EQ(learn->opt->groups()[0].hyper.lr, 1e-3);
   EXPECT_DOUBLE_EQ(learn->opt->groups()[1].hyper.lr, 1e-2);
+  try {
+    learn->fit(1, {1e-3, 1e-2, 1e-1});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3 learning rates for 2 parameter groups"), std::string::npos) << e.what();
+  }
   auto m = even_mults(1e-4, 1e-2, 3);
   EXPECT_NEAR(m[0], 1e-4, 1e-16);
   EXPECT_NEAR(m[1], 1e-3, 1e-15);
