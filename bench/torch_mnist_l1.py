@@ -7,9 +7,9 @@ abs(pred - onehot).sum(1).mean(), plain SGD at lr 1, bs 64 (train batches shuffl
 last partial one dropped, as fastai does), 10 epochs; per epoch the smoothed train loss
 (fastai's Recorder, beta 0.98), valid loss and batch_accuracy.
 
-The split and the batch order use Ember's Philox permutation (datasets/ImageFolder.h,
-ported below), so both programs see the same data in the same order; only the initial
-weights differ (torch.manual_seed(seed) here, Ember's generator there).
+The split (datasets RandomSplitter) and the batch order (learner TensorBatches) use Ember's
+Philox permutations, ported below, so both programs see the same data in the same order;
+only the initial weights differ (torch.manual_seed(seed) here, Ember's generator there).
 
 Run with Debian's torch:  /usr/bin/python3 bench/torch_mnist_l1.py --data ../shared/data/mnist --seeds 1 2 3 42 125
 """
@@ -103,7 +103,7 @@ def run(x, y, seed, epochs, bs, lr, valid_pct, split_seed, quiet=False):
     smooth, count, rows = 0.0, 0, []
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        order = torch.tensor(permutation(nt, seed, epoch * nt))
+        order = torch.tensor(permutation(nt, seed, epoch << 32))  # learner::seeded_permutation
         m.train()
         for b in range(nt // bs):  # drop_last
             idx = order[b * bs:(b + 1) * bs]
