@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -241,6 +242,109 @@ void ProgressCallback::after_fit() { clear(); }
 void ParamScheduler::before_batch() {
   Learner& l = learn();
   if (l.training) sched->apply(*l.opt, l.pct_train);
+}
+
+// ---------------------------------------------------------------------------
+// TrackerCallback, EarlyStopping, SaveModel, CSVLogger
+TrackerCallback::TrackerCallback(std::string name, std::string monitor, double min_delta, int lower_is_better)
+    : Callback(std::move(name), 60), monitor_(std::move(monitor)), min_delta_(min_delta) {
+  lower_ = lower_is_better >= 0 ? lower_is_better != 0
+                                : (monitor_.find("loss") != std::string::npos || monitor_.find("error") != std::string::npos);
+}
+
+std::ostream& TrackerCallback::log() const {
+  const Recorder& r = *learn().recorder;
+  return r.out ? *r.out : std::cout;
+}
+
+void TrackerCallback::before_fit() {
+  std::vector<std::string> names = learn().recorder->metric_names();
+  EMBER_CHECK(std::find(names.begin(), names.end(), monitor_) != names.end(), name(), ": cannot monitor '", monitor_,
+              "': the Recorder has no such column");
+  best = lower_ ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  new_best = false;
+}
+
+void TrackerCallback::after_epoch() {
+  const Recorder& r = *learn().recorder;
+  std::vector<std::string> names = r.metric_names();
+  size_t idx = static_cast<size_t>(std::find(names.begin(), names.end(), monitor_) - names.begin());
+  new_best = false;
+  if (r.values.empty() || idx >= r.values.back().size()) return;
+  double v = r.values.back()[idx];
+  if (std::isnan(v)) return;
+  bool better = lower_ ? v - min_delta_ < best : v + min_delta_ > best;
+  if (better) {
+    best = v;
+    new_best = true;
+  }
+}
+
+void EarlyStoppingCallback::before_fit() {
+  TrackerCallback::before_fit();
+  wait_ = 0;
+}
+
+void EarlyStoppingCallback::after_epoch() {
+  TrackerCallback::after_epoch();
+  if (new_best) {
+    wait_ = 0;
+    return;
+  }
+  if (++wait_ >= patience_) {
+    log() << "No improvement since epoch " << learn().epoch - wait_ << ": early stopping\n";
+    throw CancelFitException();
+  }
+}
+
+void SaveModelCallback::before_fit() {
+  TrackerCallback::before_fit();
+  saved_ = false;
+}
+
+void SaveModelCallback::after_epoch() {
+  TrackerCallback::after_epoch();
+  Learner& l = learn();
+  if (every_epoch_) {
+    l.save(path_ + "_" + std::to_string(l.epoch), with_opt_);
+  } else if (new_best) {
+    log() << "Better model found at epoch " << l.epoch << " with " << monitor() << " value: " << best << ".\n";
+    l.save(path_, with_opt_);
+    saved_ = true;
+  }
+}
+
+void SaveModelCallback::after_fit() {
+  if (!every_epoch_ && saved_) learn().load(path_, with_opt_);
+}
+
+void CSVLogger::before_fit() {
+  std::vector<std::string> names = learn().recorder->metric_names();
+  bool exists = static_cast<bool>(std::ifstream(path_));
+  epoch_offset_ = 0;
+  if (append_ && exists) {
+    std::ifstream in(path_);
+    std::string line;
+    int64_t lines = 0;
+    while (std::getline(in, line)) ++lines;
+    epoch_offset_ = std::max<int64_t>(lines - 1, 0);
+    return;
+  }
+  std::ofstream f(path_, std::ios::trunc);
+  EMBER_CHECK(f.good(), "CSVLogger: cannot open '", path_, "' for writing");
+  f << "epoch";
+  for (auto& n : names) f << "," << n;
+  f << ",time\n";
+}
+
+void CSVLogger::after_epoch() {
+  const Recorder& r = *learn().recorder;
+  if (r.values.empty()) return;
+  std::ofstream f(path_, std::ios::app);
+  EMBER_CHECK(f.good(), "CSVLogger: cannot open '", path_, "' for appending");
+  f << epoch_offset_ + static_cast<int64_t>(r.values.size()) - 1 << std::setprecision(10);
+  for (double v : r.values.back()) f << "," << v;
+  f << "," << std::fixed << std::setprecision(3) << r.times.back() << "\n";
 }
 
 // ---------------------------------------------------------------------------

@@ -119,6 +119,71 @@ class ParamScheduler : public Callback {
   std::shared_ptr<optim::Scheduler> sched;
 };
 
+// Watches one column of the Recorder's table after each epoch (fastai's TrackerCallback,
+// order 60: after the Recorder). Lower is better when the name holds "loss" or "error",
+// higher otherwise (or say so with `lower_is_better`). An epoch is a new best when it beats
+// the best so far by more than min_delta.
+class TrackerCallback : public Callback {
+ public:
+  TrackerCallback(std::string name, std::string monitor = "valid_loss", double min_delta = 0.0, int lower_is_better = -1);
+  void before_fit() override;
+  void after_epoch() override;
+  double best = 0;
+  bool new_best = false;
+  const std::string& monitor() const { return monitor_; }
+
+ protected:
+  std::ostream& log() const;
+
+ private:
+  std::string monitor_;
+  double min_delta_;
+  bool lower_;
+};
+
+// Stops training (CancelFitException) after `patience` epochs without a new best.
+class EarlyStoppingCallback : public TrackerCallback {
+ public:
+  explicit EarlyStoppingCallback(std::string monitor = "valid_loss", double min_delta = 0.0, int patience = 1)
+      : TrackerCallback("EarlyStoppingCallback", std::move(monitor), min_delta), patience_(patience) {}
+  void before_fit() override;
+  void after_epoch() override;
+
+ private:
+  int patience_, wait_ = 0;
+};
+
+// Saves the learner (Learner::save) at each new best, or every epoch to "<path>_<epoch>",
+// and at the end of fit loads the best one back (unless every_epoch).
+class SaveModelCallback : public TrackerCallback {
+ public:
+  explicit SaveModelCallback(std::string path, std::string monitor = "valid_loss", bool every_epoch = false,
+                             bool with_opt = false)
+      : TrackerCallback("SaveModelCallback", std::move(monitor)), path_(std::move(path)), every_epoch_(every_epoch),
+        with_opt_(with_opt) {}
+  void before_fit() override;
+  void after_epoch() override;
+  void after_fit() override;
+
+ private:
+  std::string path_;
+  bool every_epoch_, with_opt_, saved_ = false;
+};
+
+// Appends each epoch's row to a CSV file as training goes (columns as Recorder::write_csv).
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::string path, bool append = false)
+      : Callback("CSVLogger", 60), path_(std::move(path)), append_(append) {}
+  void before_fit() override;
+  void after_epoch() override;
+
+ private:
+  std::string path_;
+  bool append_;
+  int64_t epoch_offset_ = 0;
+};
+
 // lr_find's result: every recorded (lr, smoothed loss) and the valley suggestion.
 struct LRFindResult {
   std::vector<double> lrs, losses;

@@ -120,6 +120,13 @@ std::vector<double> even_mults(double start, double stop, size_t n) {
   return out;
 }
 
+std::vector<double> lr_slice(double stop, size_t n) {
+  EMBER_CHECK(n >= 1, "lr_slice: needs n >= 1");
+  std::vector<double> out(n, stop / 10);
+  out.back() = stop;
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Learner
 Learner::Learner(DataLoaders d, std::shared_ptr<nn::Module> m, std::shared_ptr<nn::Loss> l, OptFactory of,
@@ -282,6 +289,27 @@ void Learner::fit_one_cycle(int n, LRs lr_max, OneCycleOptions o, CallbackList c
   auto sched = std::make_shared<optim::OneCycle>(lr_max.v, o.div, o.div_final, o.pct_start, o.moms);
   cbs.insert(cbs.begin(), std::make_shared<ParamScheduler>(sched));
   fit(n, lr_max, std::move(cbs));
+}
+
+void Learner::freeze_to(int n) {
+  if (!opt) create_opt();
+  auto& groups = opt->groups();
+  auto g = static_cast<int>(groups.size());
+  int upto = n < 0 ? std::max(g + n, 0) : std::min(n, g);
+  for (int i = 0; i < g; ++i)
+    for (Tensor& p : groups[static_cast<size_t>(i)].params) {
+      p.requires_grad_(i >= upto);
+      if (i < upto) p.set_grad(Tensor());
+    }
+}
+
+void Learner::fine_tune(int epochs, double base_lr, int freeze_epochs, double lr_mult, double pct_start, double div) {
+  freeze();
+  size_t n = opt->groups().size();
+  fit_one_cycle(freeze_epochs, lr_slice(base_lr, n), OneCycleOptions{25.0, 1e5, 0.99, {0.95, 0.85, 0.95}});
+  base_lr /= 2;
+  unfreeze();
+  fit_one_cycle(epochs, even_mults(base_lr / lr_mult, base_lr, n), OneCycleOptions{div, 1e5, pct_start, {0.95, 0.85, 0.95}});
 }
 
 std::vector<double> Learner::validate() {

@@ -60,6 +60,8 @@ struct LRs {
 };
 // fastai's slice(start, stop) over n groups: geometric steps from start to stop.
 std::vector<double> even_mults(double start, double stop, size_t n);
+// fastai's slice(stop) over n groups: stop / 10 for every group but the last, which gets stop.
+std::vector<double> lr_slice(double stop, size_t n);
 
 struct OneCycleOptions {
   double div = 25.0;
@@ -89,6 +91,16 @@ class Learner {
   void fit(int n_epoch, LRs lr = {}, CallbackList cbs = {});
   // fastai's one-cycle schedule of lr and momentum (optim::OneCycle), applied before each batch.
   void fit_one_cycle(int n_epoch, LRs lr_max = {}, OneCycleOptions o = {}, CallbackList cbs = {});
+  // fastai's transfer-learning recipe: freeze(); fit_one_cycle(freeze_epochs, lr_slice(base_lr),
+  // pct_start 0.99); base_lr /= 2; unfreeze(); fit_one_cycle(epochs, even_mults(base_lr / lr_mult,
+  // base_lr, n_groups), pct_start, div).
+  void fine_tune(int epochs, double base_lr = 2e-3, int freeze_epochs = 1, double lr_mult = 100,
+                 double pct_start = 0.3, double div = 5.0);
+  // Parameter groups [0, n) stop training (requires_grad off), the rest train; n < 0 counts
+  // from the end. freeze() = freeze_to(-1) (only the last group trains), unfreeze() = freeze_to(0).
+  void freeze_to(int n);
+  void freeze() { freeze_to(-1); }
+  void unfreeze() { freeze_to(0); }
   // Runs one validation pass (events before_validate .. after_validate, no printing) and returns
   // {valid_loss, metrics...}.
   std::vector<double> validate();
