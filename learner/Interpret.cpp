@@ -2,6 +2,7 @@
 #include "learner/Interpret.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "learner/Learner.h"
 #include "learner/Plot.h"
@@ -51,6 +52,62 @@ std::vector<Confusion> ClassificationInterpretation::most_confused(int64_t min_v
   std::vector<Confusion> out;
   for (auto& c : cells)
     out.push_back({vocab[static_cast<size_t>(c.a)], vocab[static_cast<size_t>(c.p)], c.n});
+  return out;
+}
+
+std::vector<ClassScores> ClassificationInterpretation::class_scores() const {
+  std::vector<int64_t> cm = confusion_matrix().to_vector<int64_t>();
+  auto at = [&](int64_t a, int64_t p) { return cm[static_cast<size_t>(a * n_classes + p)]; };
+  std::vector<ClassScores> out;
+  for (int64_t c = 0; c < n_classes; ++c) {
+    int64_t tp = at(c, c), actual = 0, predicted = 0;
+    for (int64_t k = 0; k < n_classes; ++k) actual += at(c, k), predicted += at(k, c);
+    ClassScores s;
+    s.name = vocab[static_cast<size_t>(c)];
+    s.support = actual;
+    s.precision = predicted ? static_cast<double>(tp) / static_cast<double>(predicted) : 0.0;
+    s.recall = actual ? static_cast<double>(tp) / static_cast<double>(actual) : 0.0;
+    s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0.0;
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::string ClassificationInterpretation::classification_report(int digits) const {
+  std::vector<ClassScores> cs = class_scores();
+  size_t w = 12;  // width of the name column: at least "weighted avg"
+  for (auto& c : cs) w = std::max(w, c.name.size());
+  int cw = std::max(digits + 7, 9);
+  auto row = [&](const std::string& name, double p, double r, double f, int64_t n, bool skip_pr) {
+    char buf[256];
+    if (skip_pr)
+      std::snprintf(buf, sizeof buf, "%*s %*s %*s %*.*f %*lld\n", static_cast<int>(w), name.c_str(), cw, "", cw, "",
+                    cw, digits, f, cw, static_cast<long long>(n));
+    else
+      std::snprintf(buf, sizeof buf, "%*s %*.*f %*.*f %*.*f %*lld\n", static_cast<int>(w), name.c_str(), cw, digits, p,
+                    cw, digits, r, cw, digits, f, cw, static_cast<long long>(n));
+    return std::string(buf);
+  };
+  char head[256];
+  std::snprintf(head, sizeof head, "%*s %*s %*s %*s %*s\n\n", static_cast<int>(w), "", cw, "precision", cw, "recall", cw,
+                "f1-score", cw, "support");
+  std::string out = head;
+  int64_t total = 0, correct = 0;
+  double mp = 0, mr = 0, mf = 0, wp = 0, wr = 0, wf = 0;
+  for (auto& c : cs) {
+    out += row(c.name, c.precision, c.recall, c.f1, c.support, false);
+    total += c.support;
+    mp += c.precision, mr += c.recall, mf += c.f1;
+    auto n = static_cast<double>(c.support);
+    wp += c.precision * n, wr += c.recall * n, wf += c.f1 * n;
+  }
+  for (size_t i = 0; i < targets.size(); ++i) correct += targets[i] == decoded[i];
+  auto k = static_cast<double>(std::max<size_t>(cs.size(), 1));
+  auto t = static_cast<double>(std::max<int64_t>(total, 1));
+  out += "\n";
+  out += row("accuracy", 0, 0, static_cast<double>(correct) / t, total, true);
+  out += row("macro avg", mp / k, mr / k, mf / k, total, false);
+  out += row("weighted avg", wp / t, wr / t, wf / t, total, false);
   return out;
 }
 

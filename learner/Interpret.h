@@ -21,6 +21,13 @@ struct Confusion {
   }
 };
 
+// Per-class scores from the confusion matrix (0 where undefined, as sklearn's zero_division=0).
+struct ClassScores {
+  std::string name;
+  double precision = 0, recall = 0, f1 = 0;
+  int64_t support = 0;  // items of this class
+};
+
 class ClassificationInterpretation {
  public:
   // probs [N, C]; targets [N] class indices or [N, C] one-hot. vocab may be empty (names "0", "1", ...).
@@ -32,6 +39,10 @@ class ClassificationInterpretation {
   Tensor confusion_matrix() const;
   // Off-diagonal cells with count >= min_val, largest first (ties: actual, then predicted index).
   std::vector<Confusion> most_confused(int64_t min_val = 1) const;
+  std::vector<ClassScores> class_scores() const;
+  // sklearn's classification_report layout: per class precision, recall, f1-score, support,
+  // then accuracy, macro avg and weighted avg (fastai's print_classification_report).
+  std::string classification_report(int digits = 2) const;
   // Heatmap PNG via gnuplot, plus the matrix as CSV next to it. False when gnuplot is absent.
   bool plot_confusion_matrix(const std::string& png_path) const;
 

@@ -139,6 +139,21 @@ bool plot_loss(const Recorder& rec, const std::string& png) {
   return run_gnuplot(png, s);
 }
 
+bool plot_sched(const Recorder& rec, const std::string& png) {
+  std::ostringstream csv;
+  csv << "iteration,lr,mom\n";
+  for (size_t i = 0; i < rec.lrs.size(); ++i)
+    csv << i << "," << num(rec.lrs[i]) << "," << num(i < rec.moms.size() ? rec.moms[i] : 0) << "\n";
+  std::string csv_path = sibling_path(png, ".csv");
+  write_file(csv_path, csv.str());
+  std::string s = png_header(png, 1000, 400);
+  s += "set multiplot layout 1,2\nset grid\nset key off\nset xlabel 'iteration'\n";
+  s += "set title 'learning rate'\nplot " + gp_quote(csv_path) + " using 1:2 skip 1 with lines lw 2\n";
+  s += "set title 'momentum'\nplot " + gp_quote(csv_path) + " using 1:3 skip 1 with lines lw 2\n";
+  s += "unset multiplot\n";
+  return run_gnuplot(png, s);
+}
+
 bool plot_lr_find(const LRFindResult& r, const std::string& png) {
   std::ostringstream csv;
   csv << "lr,loss\n";

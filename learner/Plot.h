@@ -27,6 +27,9 @@ std::string sibling_path(const std::string& png, const std::string& ext);
 // plot_loss). CSVs: <stem>.csv (iteration,train_loss,raw_loss,lr) and
 // <stem>_valid.csv (epoch,iteration,valid_loss).
 bool plot_loss(const Recorder& rec, const std::string& png);
+// The learning rate and momentum of every training batch (fastai's plot_sched).
+// CSV: iteration,lr,mom.
+bool plot_sched(const Recorder& rec, const std::string& png);
 // Loss against learning rate on a log axis, with the valley point. CSV: lr,loss.
 bool plot_lr_find(const LRFindResult& r, const std::string& png);
 // Heatmap of cm [C, C] (rows actual) with the counts written in. CSV: the matrix with names.

@@ -127,6 +127,18 @@ TEST(Interpretation, ConfusionMatrixAndMostConfused) {
   auto mc = interp.most_confused();
   EXPECT_EQ(mc, (std::vector<Confusion>{{"dog", "cat", 2}, {"cat", "owl", 1}, {"dog", "owl", 1}, {"owl", "dog", 1}}));
   EXPECT_EQ(interp.most_confused(2), (std::vector<Confusion>{{"dog", "cat", 2}}));
+  // cat: tp 1, predicted 3, actual 2; dog: tp 0; owl: tp 1, predicted 3, actual 2.
+  auto cs = interp.class_scores();
+  ASSERT_EQ(cs.size(), 3u);
+  EXPECT_NEAR(cs[0].precision, 1.0 / 3, 1e-12);
+  EXPECT_NEAR(cs[0].recall, 0.5, 1e-12);
+  EXPECT_NEAR(cs[0].f1, 0.4, 1e-12);
+  EXPECT_EQ(cs[1].support, 3);
+  EXPECT_EQ(cs[1].f1, 0.0);
+  std::string rep = interp.classification_report();
+  EXPECT_NE(rep.find("precision    recall  f1-score   support"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("         cat      0.33      0.50      0.40         2"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("    accuracy                          0.29         7"), std::string::npos) << rep;
   // One-hot targets give the same matrix.
   ClassificationInterpretation oh(preds, one_hot(targs, 3), {"cat", "dog", "owl"});
   EXPECT_EQ(oh.confusion_matrix().to_vector<int64_t>(), cm.to_vector<int64_t>());
@@ -323,6 +335,12 @@ TEST(Plots, CsvAlwaysAndPngWhenGnuplotIsThere) {
     EXPECT_TRUE(file_exists(cm_png));
   }
 
+  std::string sched_png = test::temp_path("sched.png");
+  drew = plot_sched(*learn->recorder, sched_png);
+  EXPECT_EQ(first_line(sibling_path(sched_png, ".csv")), "iteration,lr,mom");
+  if (drew) {
+    EXPECT_TRUE(file_exists(sched_png));
+  }
   LRFindResult r = learn->lr_find(1e-4, 1, 20);
   std::string lr_png = test::temp_path("lr.png");
   drew = plot_lr_find(r, lr_png);
@@ -330,7 +348,7 @@ TEST(Plots, CsvAlwaysAndPngWhenGnuplotIsThere) {
   if (drew) {
     EXPECT_TRUE(file_exists(lr_png));
   }
-  for (auto& p : {png, cm_png, lr_png}) {
+  for (auto& p : {png, cm_png, lr_png, sched_png}) {
     std::remove(p.c_str());
     std::remove(sibling_path(p, ".csv").c_str());
     std::remove(sibling_path(p, ".gp").c_str());
