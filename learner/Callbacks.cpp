@@ -134,10 +134,14 @@ size_t col_width(const std::string& name) { return std::max<size_t>(name.size(),
 
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
 
+// fastai's format_time: mm:ss, or h:mm:ss from an hour on.
 std::string mmss(double seconds) {
   auto s = static_cast<long>(std::lround(seconds));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+  char buf[48];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
   return buf;
 }
 

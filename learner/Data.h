@@ -26,7 +26,8 @@ class BatchSource {
   virtual int64_t n_items() const = 0;          // items per epoch (after drop_last)
 };
 
-// Batches of rows of x [N, ...] and y [N, ...]. With shuffle, the order of epoch e is
+// Batches of rows of x [N, ...] and y [N, ...]. Unshuffled batches are views of x and y
+// (no copy): a callback that writes into xb in place writes into the data set. With shuffle, the order of epoch e is
 // a Fisher-Yates permutation driven by Philox(seed, e): it depends only on (seed, epoch),
 // never on ember::manual_seed or on how many random numbers other code drew.
 class TensorBatches : public BatchSource {

@@ -229,6 +229,33 @@ TEST(Callbacks, CallbackSeesLearnerState) {
   EXPECT_FALSE(spy->attached());
 }
 
+TEST(Callbacks, CallbackCanReplaceBatchAndLoss) {
+  // Zeroing the loss after it is computed leaves the weights untouched (plain SGD).
+  struct ZeroLoss : Callback {
+    int seen = 0;
+    ZeroLoss() : Callback("ZeroLoss") {}
+    void after_loss() override {
+      if (learn().training) learn().loss = learn().loss * 0.0;
+    }
+    // Replacing the batch: the model sees only the first item of each batch.
+    void before_batch() override {
+      learn().xb = learn().xb.narrow(0, 0, 1);
+      learn().yb = learn().yb.narrow(0, 0, 1);
+    }
+    void after_pred() override { seen += learn().pred.size(0) == 1; }
+  };
+  auto learn = test::tiny_learner(8, 4, 4, 4);
+  std::vector<std::vector<float>> before;
+  for (auto& p : learn->model->parameters()) before.push_back(p.to_vector<float>());
+  auto cb = std::make_shared<ZeroLoss>();
+  learn->fit(2, 0.5, {cb});
+  size_t i = 0;
+  for (auto& p : learn->model->parameters()) EXPECT_EQ(p.to_vector<float>(), before[i++]);
+  EXPECT_EQ(cb->seen, 2 * (2 + 1));
+  EXPECT_EQ(learn->recorder->raw_losses.size(), 4u);
+  EXPECT_EQ(learn->recorder->raw_losses[0], 0.0);
+}
+
 namespace {
 template <class Ex>
 struct Thrower : Callback {
