@@ -1,0 +1,50 @@
+// cuda/Launch.h: the kernel launchers that cuda/CudaBackend.cu calls, one per
+// Backend entry that runs a hand-written kernel (internal to cuda/).
+//
+//   cuda/Elementwise.cu   copy, fill, unary, binary, where
+//   cuda/Reduce.cu        reduce, arg_reduce, softmax, softmax_backward
+//   cuda/CudaBackend.cu   the Backend class, allocator, gemm (cuBLAS), gather,
+//                         scatter_add, random, and the helpers declared here
+//
+// Launchers run on the current device and the legacy default stream; the caller
+// has made the backend's device current. Views follow tensor/Backend.h.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/Backend.h"
+
+namespace ember {
+namespace cuda {
+namespace detail {
+
+constexpr int kThreads = 256;  // threads per block of the grid-stride loops
+
+// Blocks for a grid-stride loop over n items (at least 1, capped).
+unsigned int blocks_for(int64_t n, int threads = kThreads);
+
+// Checks the launch just made; with EMBER_CUDA_SYNC=1 also waits for it, so an
+// asynchronous fault is reported as "cuda: <op> failed: ...".
+void after_launch(const char* op);
+
+// Scratch device memory from the caching allocator of the current backend.
+void* scratch_allocate(size_t nbytes);
+void scratch_free(void* p, size_t nbytes);
+
+// --- cuda/Elementwise.cu ------------------------------------------------------
+void copy(const KView& dst, const KView& src);
+void fill(const KView& dst, double value);
+void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1);
+void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0, double p1);
+void where(const KView& dst, const KView& cond, const KView& a, const KView& b);
+
+// --- cuda/Reduce.cu -----------------------------------------------------------
+void reduce(ReduceOp op, const KView& dst, const KView& src, double scale);
+void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim);
+void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols);
+void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
+                      int64_t cols);
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace ember
