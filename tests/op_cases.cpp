@@ -128,32 +128,32 @@ const std::vector<OpCase>& op_cases() {
     row("log_softmax_dim_mid", {S({2, 3, 4})}, [](L in) { return log_softmax(in[0], 1); });
 
     // --- losses --------------------------------------------------------------------
-    row("cross_entropy", {S({4, 5})}, [](L in) { return cross_entropy(in[0], labels4()); });
+    row("cross_entropy", {S({4, 5})}, [](L in) { return cross_entropy(in[0], labels4().to(in[0].device())); });
     row("cross_entropy_sum", {S({4, 5})}, [](L in) {
       CrossEntropyOptions o;
       o.reduction = Reduction::Sum;
-      return cross_entropy(in[0], labels4(), o);
+      return cross_entropy(in[0], labels4().to(in[0].device()), o);
     });
     row("cross_entropy_none", {S({4, 5})}, [](L in) {
       CrossEntropyOptions o;
       o.reduction = Reduction::None;
-      return cross_entropy(in[0], labels4(), o);
+      return cross_entropy(in[0], labels4().to(in[0].device()), o);
     });
     row("cross_entropy_smoothing", {S({4, 5})}, [](L in) {
       CrossEntropyOptions o;
       o.label_smoothing = 0.1;
-      return cross_entropy(in[0], labels4(), o);
+      return cross_entropy(in[0], labels4().to(in[0].device()), o);
     });
     row("cross_entropy_ignore", {S({4, 5})}, [](L in) {
       CrossEntropyOptions o;
       o.ignore_index = 4;
-      return cross_entropy(in[0], labels4(), o);
+      return cross_entropy(in[0], labels4().to(in[0].device()), o);
     });
     row("cross_entropy_probs", {S({4, 5}), S({4, 5})}, [](L in) { return cross_entropy(in[0], softmax(in[1], 1)); });
     row("cross_entropy_spatial", {S({2, 5, 3})}, [](L in) {
-      return cross_entropy(in[0], from_vector<int64_t>({0, 4, 2, 1, 1, 3}, {2, 3}));
+      return cross_entropy(in[0], from_vector<int64_t>({0, 4, 2, 1, 1, 3}, {2, 3}).to(in[0].device()));
     });
-    row("nll_loss", {S({4, 5})}, [](L in) { return nll_loss(log_softmax(in[0], 1), labels4()); });
+    row("nll_loss", {S({4, 5})}, [](L in) { return nll_loss(log_softmax(in[0], 1), labels4().to(in[0].device())); });
     row("l1_loss", {S({3, 4}), S({3, 4})}, [](L in) { return l1_loss(in[0], in[1]); });
     row("l1_loss_sum", {S({3, 4}), S({3, 4})}, [](L in) { return l1_loss(in[0], in[1], Reduction::Sum); });
     row("mse_loss", {S({3, 4}), S({3, 4})}, [](L in) { return mse_loss(in[0], in[1]); });
@@ -177,11 +177,11 @@ const std::vector<OpCase>& op_cases() {
     row("cat", {S({2, 3}), S({4, 3})}, [](L in) { return cat({in[0], in[1]}, 0); });
     row("cat_dim1", {S({2, 3}), S({2, 1})}, [](L in) { return cat({in[0], in[1]}, 1); });
     row("stack", {S({2, 3}), S({2, 3})}, [](L in) { return stack({in[0], in[1]}, 1); });
-    row("index_select", {S({4, 3})}, [](L in) { return index_select(in[0], 0, from_vector<int64_t>({3, 0, 3})); });
+    row("index_select", {S({4, 3})}, [](L in) { return index_select(in[0], 0, from_vector<int64_t>({3, 0, 3}).to(in[0].device())); });
     row("gather", {S({3, 4})},
-        [](L in) { return gather(in[0], 1, from_vector<int64_t>({0, 3, 1, 1, 2, 2}, {3, 2})); });
+        [](L in) { return gather(in[0], 1, from_vector<int64_t>({0, 3, 1, 1, 2, 2}, {3, 2}).to(in[0].device())); });
     row("scatter_add", {S({3, 4}), S({3, 2})}, [](L in) {
-      return scatter_add(in[0], 1, from_vector<int64_t>({0, 3, 1, 1, 2, 0}, {3, 2}), in[1]);
+      return scatter_add(in[0], 1, from_vector<int64_t>({0, 3, 1, 1, 2, 0}, {3, 2}).to(in[0].device()), in[1]);
     });
     row("topk_values", {S({3, 5})}, [](L in) { return topk(in[0], 2, 1).first; });
     return v;

@@ -248,7 +248,37 @@ struct DimWalk {
     }
     return off;
   }
+  // offset(i) for every i < outer_count, computed incrementally.
+  std::vector<int64_t> offsets() const {
+    std::vector<int64_t> out(static_cast<size_t>(outer_count));
+    int64_t idx[kMaxDims] = {};
+    int64_t off = 0;
+    for (int64_t i = 0; i < outer_count; ++i) {
+      out[static_cast<size_t>(i)] = off;
+      for (int d = v->ndim - 1; d >= 0; --d) {  // odometer step over the dims except `dim`
+        if (d == dim) continue;
+        off += v->strides[d];
+        if (++idx[d] < v->shape[d]) break;
+        off -= v->strides[d] * v->shape[d];
+        idx[d] = 0;
+      }
+    }
+    return out;
+  }
 };
+// Throws naming the first out-of-range index (called after the fast loop found one).
+[[noreturn]] void report_bad_index(const char* op, const KView& index, int64_t size, int dim) {
+  DimWalk w;
+  w.v = &index;
+  w.dim = -1;
+  const int64_t* idx = reinterpret_cast<const int64_t*>(index.data);
+  for (int64_t i = 0, n = index.numel(); i < n; ++i) {
+    int64_t v = idx[w.offset(i)];
+    if (v < 0 || v >= size) EMBER_FAIL(op, ": index ", v, " is out of range for dim ", dim, " of size ", size);
+  }
+  EMBER_FAIL(op, ": index out of range for dim ", dim, " of size ", size);
+}
+
 DimWalk walk(const KView& v, int dim) {
   DimWalk w;
   w.v = &v;
@@ -472,22 +502,30 @@ class CpuBackend : public Backend {
     });
   }
 
+  // gather and scatter_add walk `dim` in the outer loop and every other position in the
+  // inner one (offsets precomputed), so gathering rows of a row-major matrix reads and
+  // writes whole rows: index_select(x, 0, idx) runs at memory speed.
   void gather(const KView& dst, const KView& src, const KView& index, int dim) override {
     dispatch_all(src.dtype, [&](auto tag) {
       using T = decltype(tag);
       DimWalk wd = walk(dst, dim), wi = walk(index, dim), ws = walk(src, dim);
+      std::vector<int64_t> od = wd.offsets(), oi = wi.offsets(), os = ws.offsets();
       const int64_t* idx = reinterpret_cast<const int64_t*>(index.data);
-      for (int64_t i = 0; i < wd.outer_count; ++i) {
-        T* o = reinterpret_cast<T*>(dst.data) + wd.offset(i);
-        const T* s = reinterpret_cast<const T*>(src.data) + ws.offset(i);
-        const int64_t* ix = idx + wi.offset(i);
-        for (int64_t j = 0; j < wd.n; ++j) {
-          int64_t v = ix[j * wi.stride];
-          EMBER_CHECK(v >= 0 && v < ws.n, "gather: index ", v, " is out of range for dim ", dim,
-                      " of size ", ws.n);
-          o[j * wd.stride] = s[v * ws.stride];
+      T* out = reinterpret_cast<T*>(dst.data);
+      const T* in = reinterpret_cast<const T*>(src.data);
+      const int64_t m = wd.outer_count;
+      bool bad = false;
+#pragma omp parallel for if (wd.n * m >= 2 * kParallelGrain) schedule(static) reduction(|| : bad)
+      for (int64_t j = 0; j < wd.n; ++j) {
+        T* o = out + j * wd.stride;
+        const int64_t* ix = idx + j * wi.stride;
+        for (int64_t i = 0; i < m; ++i) {
+          int64_t v = ix[oi[i]];
+          if (v < 0 || v >= ws.n) { bad = true; continue; }
+          o[od[i]] = in[os[i] + v * ws.stride];
         }
       }
+      if (bad) report_bad_index("gather", index, ws.n, dim);
     });
   }
 
@@ -495,16 +533,17 @@ class CpuBackend : public Backend {
     dispatch_numeric(src.dtype, "scatter_add", [&](auto tag) {
       using T = decltype(tag);
       DimWalk wd = walk(dst, dim), wi = walk(index, dim), ws = walk(src, dim);
+      std::vector<int64_t> od = wd.offsets(), oi = wi.offsets(), os = ws.offsets();
       const int64_t* idx = reinterpret_cast<const int64_t*>(index.data);
-      for (int64_t i = 0; i < ws.outer_count; ++i) {
-        T* o = reinterpret_cast<T*>(dst.data) + wd.offset(i);
-        const T* s = reinterpret_cast<const T*>(src.data) + ws.offset(i);
-        const int64_t* ix = idx + wi.offset(i);
-        for (int64_t j = 0; j < ws.n; ++j) {
-          int64_t v = ix[j * wi.stride];
-          EMBER_CHECK(v >= 0 && v < wd.n, "scatter_add: index ", v, " is out of range for dim ",
-                      dim, " of size ", wd.n);
-          o[v * wd.stride] += s[j * ws.stride];
+      T* out = reinterpret_cast<T*>(dst.data);
+      const T* in = reinterpret_cast<const T*>(src.data);
+      for (int64_t j = 0; j < ws.n; ++j) {
+        const T* s = in + j * ws.stride;
+        const int64_t* ix = idx + j * wi.stride;
+        for (int64_t i = 0; i < ws.outer_count; ++i) {
+          int64_t v = ix[oi[i]];
+          if (v < 0 || v >= wd.n) report_bad_index("scatter_add", index, wd.n, dim);
+          out[od[i] + v * wd.stride] += s[os[i]];
         }
       }
     });
