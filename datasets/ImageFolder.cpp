@@ -121,18 +121,6 @@ LabelledFiles image_folder(const std::string& dir) {
 }
 
 // ---------------------------------------------------------------------------
-std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t offset) {
-  EMBER_CHECK(n >= 0, "permutation: n must be >= 0, got ", n);
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (int64_t i = n - 1; i > 0; --i) {
-    uint64_t r = philox::bits64(offset + static_cast<uint64_t>(i), seed);
-    auto j = static_cast<int64_t>(r % static_cast<uint64_t>(i + 1));
-    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
-  }
-  return perm;
-}
-
 RandomSplitter::RandomSplitter(double valid_pct, uint64_t seed) : valid_pct_(valid_pct), seed_(seed) {
   EMBER_CHECK(valid_pct >= 0.0 && valid_pct <= 1.0, "RandomSplitter: valid_pct must be in [0, 1], got ",
               valid_pct);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/Tensor.h"
+
 namespace ember {
 
 // ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".psd", ".pnm", ".pgm", ".ppm", ".hdr".
@@ -41,10 +43,8 @@ LabelledFiles image_folder(const std::string& dir);
 
 // ---------------------------------------------------------------------------
 // Deterministic shuffles.
-// permutation(n, seed, offset): Fisher-Yates where step i (from n-1 down to 1) swaps i with
-// philox::bits64(offset + i, seed) % (i + 1) (tensor/Random.h). With offset 0 it equals
-// `manual_seed(seed); randperm(n)`, but it leaves the global generator alone (safe in threads).
-std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t offset = 0);
+// ember::permutation(n, seed, offset) (tensor/Tensor.h) is the shuffle: with offset 0 it
+// equals `manual_seed(seed); randperm(n)`, but it leaves the global generator alone.
 
 struct Split {
   std::vector<int64_t> train;

@@ -10,15 +10,7 @@ namespace ember {
 namespace learner {
 
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, uint64_t epoch) {
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  // Counter space: epoch in the high 32 bits, position in the low 32 bits.
-  for (int64_t i = n - 1; i > 0; --i) {
-    uint64_t r = philox::bits64((epoch << 32) + static_cast<uint64_t>(i), seed);
-    auto j = static_cast<int64_t>(r % static_cast<uint64_t>(i + 1));
-    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
-  }
-  return perm;
+  return permutation(n, seed, epoch << 32);  // counters: epoch in the high 32 bits
 }
 
 TensorBatches::TensorBatches(Tensor x, Tensor y, Options opt) : x_(std::move(x)), y_(std::move(y)), opt_(opt) {

@@ -457,18 +457,22 @@ Tensor randint(int64_t low, int64_t high, Shape shape, TensorOptions opt) {
   return bits.to(opt.dtype).to(opt.device);
 }
 
-Tensor randperm(int64_t n, TensorOptions opt) {
-  EMBER_CHECK(n >= 0, "randperm: n must be >= 0, got ", n);
-  // Fisher-Yates driven by Philox draws, so the permutation depends only on the seed.
-  Tensor bits = random_tensor({n}, TensorOptions(DType::i64, Device::cpu()), RandomDist::Bits64, 0, 0);
-  const int64_t* r = bits.data<int64_t>();
+std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t offset) {
+  EMBER_CHECK(n >= 0, "permutation: n must be >= 0, got ", n);
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), 0);
   for (int64_t i = n - 1; i > 0; --i) {
-    auto j = static_cast<int64_t>(static_cast<uint64_t>(r[i]) % static_cast<uint64_t>(i + 1));
+    uint64_t r = philox::bits64(offset + static_cast<uint64_t>(i), seed);
+    auto j = static_cast<int64_t>(r % static_cast<uint64_t>(i + 1));
     std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
   }
-  return from_vector(perm).to(opt.dtype).to(opt.device);
+  return perm;
+}
+
+Tensor randperm(int64_t n, TensorOptions opt) {
+  EMBER_CHECK(n >= 0, "randperm: n must be >= 0, got ", n);
+  uint64_t first = default_generator().take(static_cast<uint64_t>(n));
+  return from_vector(permutation(n, default_generator().seed, first)).to(opt.dtype).to(opt.device);
 }
 
 // ---------------------------------------------------------------------------

@@ -230,6 +230,11 @@ Tensor randn(Shape shape, TensorOptions opt = {});  // N(0, 1)
 Tensor uniform(Shape shape, double lo, double hi, TensorOptions opt = {});
 Tensor randint(int64_t low, int64_t high, Shape shape, TensorOptions opt = DType::i64);
 Tensor randperm(int64_t n, TensorOptions opt = DType::i64);
+// The shuffle behind randperm, the splitters and the loaders: Fisher-Yates where step i
+// (from n-1 down to 1) swaps i with philox::bits64(offset + i, seed) % (i + 1). A pure
+// function of (n, seed, offset): it never touches the global generator.
+// randperm(n) == permutation(n, seed, offset) at the generator's seed and offset.
+std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t offset = 0);
 
 // ---------------------------------------------------------------------------
 // Elementwise math with NumPy broadcasting (autograd/ops/elementwise.cpp).
