@@ -1,6 +1,6 @@
 // examples/demo_spiral.cpp: a 2-layer MLP learns three interleaved spirals.
 //
-// The stand-in demo of ./scripts/demo until the MNIST example lands. Everything is
+// The smallest complete training program (./scripts/demo spiral). Everything is
 // written with Ember tensor ops and autograd, no nn/ or optim/ layer:
 //
 //   x [B, 2] -> linear(W1 [H, 2], b1 [H]) -> relu -> linear(W2 [3, H], b2 [3]) -> logits [B, 3]
