@@ -515,6 +515,19 @@ class CpuBackend : public Backend {
       const T* in = reinterpret_cast<const T*>(src.data);
       const int64_t m = wd.outer_count;
       bool bad = false;
+      // Whole rows (index_select of rows): one index per j, contiguous rows in and out.
+      bool rows = true;
+      for (int64_t i = 0; i < m && rows; ++i) rows = oi[i] == 0 && od[i] == i && os[i] == i;
+      if (rows) {
+#pragma omp parallel for if (wd.n * m >= 2 * kParallelGrain) schedule(static) reduction(|| : bad)
+        for (int64_t j = 0; j < wd.n; ++j) {
+          int64_t v = idx[j * wi.stride];
+          if (v < 0 || v >= ws.n) { bad = true; continue; }
+          std::memcpy(out + j * wd.stride, in + v * ws.stride, static_cast<size_t>(m) * sizeof(T));
+        }
+        if (bad) report_bad_index("gather", index, ws.n, dim);
+        return;
+      }
 #pragma omp parallel for if (wd.n * m >= 2 * kParallelGrain) schedule(static) reduction(|| : bad)
       for (int64_t j = 0; j < wd.n; ++j) {
         T* o = out + j * wd.stride;
