@@ -2,6 +2,7 @@
 #include "op_cases.h"
 
 #include <cmath>
+#include <ostream>
 
 namespace ember {
 namespace testing {
@@ -13,6 +14,8 @@ using L = const TensorList&;
 // Fixed class-index targets for the loss rows (batch of 4, 5 classes).
 Tensor labels4() { return from_vector<int64_t>({1, 0, 4, 2}); }
 }  // namespace
+
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 TensorList make_inputs(const OpCase& c, DType dtype, Device device) {
   manual_seed(42);

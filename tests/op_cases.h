@@ -33,6 +33,8 @@ struct OpCase {
 };
 
 const std::vector<OpCase>& op_cases();
+// gtest prints a row by its name (not as 168 raw bytes).
+void PrintTo(const OpCase& c, std::ostream* os);
 // The inputs of a case: uniform in each input's range, fixed seed, given dtype and device.
 TensorList make_inputs(const OpCase& c, DType dtype = DType::f64, Device device = Device::cpu());
 

@@ -10,12 +10,6 @@ using namespace ember;
 using ember::testing::OpCase;
 using ember::testing::op_cases;
 
-namespace ember {
-namespace testing {
-void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }  // gtest prints the row's name
-}  // namespace testing
-}  // namespace ember
-
 namespace {
 
 class OpTable : public ::testing::TestWithParam<OpCase> {};
