@@ -5,6 +5,7 @@
 #include "autograd/Node.h"
 #include "autograd/gradcheck.h"
 #include "learner/Learner.h"
+#include "nn/Conv.h"
 #include "nn/Init.h"
 #include "nn/Layers.h"
 #include "nn/Loss.h"

@@ -277,7 +277,7 @@ void TrackerCallback::after_epoch() {
   if (r.values.empty() || idx >= r.values.back().size()) return;
   double v = r.values.back()[idx];
   if (std::isnan(v)) return;
-  bool better = lower_ ? v - min_delta_ < best : v + min_delta_ > best;
+  bool better = lower_ ? v + min_delta_ < best : v - min_delta_ > best;  // better by more than min_delta
   if (better) {
     best = v;
     new_best = true;
@@ -289,8 +289,12 @@ void EarlyStoppingCallback::before_fit() {
   wait_ = 0;
 }
 
+// Stop when `monitor` has not improved for `patience` epochs in a row: after each epoch
+// the tracker sets new_best; a best resets the count, otherwise the count grows and at
+// patience the fit is cancelled (CancelFitException, caught by Learner::fit).
 void EarlyStoppingCallback::after_epoch() {
   TrackerCallback::after_epoch();
+  // BEGIN EXERCISE 10
   if (new_best) {
     wait_ = 0;
     return;
@@ -299,6 +303,7 @@ void EarlyStoppingCallback::after_epoch() {
     log() << "No improvement since epoch " << learn().epoch - wait_ << ": early stopping\n";
     throw CancelFitException();
   }
+  // END EXERCISE
 }
 
 void SaveModelCallback::before_fit() {

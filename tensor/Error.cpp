@@ -20,4 +20,8 @@ void throw_internal(const char* expr, const char* file, int line, const std::str
 }
 }  // namespace detail
 
+void exercise_not_implemented(const char* id, const char* title) {
+  throw Error(detail::concat("not implemented: exercise ", id, " (", title, ")"));
+}
+
 }  // namespace ember

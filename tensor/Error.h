@@ -33,6 +33,12 @@ std::string concat(const Parts&... parts) {
 [[noreturn]] void throw_internal(const char* expr, const char* file, int line, const std::string& msg);
 }  // namespace detail
 
+// The stub of a student workspace (exercises/README.md): `scripts/exercise new` replaces
+// each block between "// BEGIN EXERCISE <id>" and "// END EXERCISE" with
+//   EMBER_EXERCISE_STUB("<id>", "<title>");
+// which throws ember::Error("not implemented: exercise <id> (<title>)").
+[[noreturn]] void exercise_not_implemented(const char* id, const char* title);
+
 }  // namespace ember
 
 // Throws ember::Error with the parts joined, e.g.
@@ -43,6 +49,8 @@ std::string concat(const Parts&... parts) {
   } while (0)
 
 #define EMBER_FAIL(...) ::ember::detail::throw_error(::ember::detail::concat(__VA_ARGS__))
+
+#define EMBER_EXERCISE_STUB(id, title) ::ember::exercise_not_implemented(id, title)
 
 #define EMBER_INTERNAL_ASSERT(cond, ...)                                              \
   do {                                                                                \

@@ -3,16 +3,17 @@
 // Each op: the forward is one raw kernel call (tensor/ElementwiseOps.def holds the
 // math), the backward sits right below it. Broadcast inputs get their grads summed
 // back to their own shape with sum_to.
-// Exercises: 2 (broadcasting, sum_to), 3 (sigmoid backward).
+// Exercises: 2 (broadcasting: sum_to), 3 (sigmoid forward and backward).
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 
 namespace ember {
 
 // ---------------------------------------------------------------------------
-// sum_to: the reverse of broadcasting. [4, 3] -> [3] sums dim 0; [4, 3] -> [4, 1] sums dim 1.
-// BEGIN EXERCISE 2
+// sum_to: the reverse of broadcasting, used by the backward of every broadcasting op.
+// [4, 3] -> [3] sums dim 0; [4, 3] -> [4, 1] sums dim 1; [2, 4, 3] -> [4, 1] sums dims 0 and 2.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
+  // BEGIN EXERCISE 2
   if (g.shape() == shape) return g;
   const int64_t lead = g.dim() - static_cast<int64_t>(shape.size());
   EMBER_CHECK(lead >= 0, "sum_to: cannot sum ", fmt(g.shape()), " to ", fmt(shape));
@@ -21,8 +22,8 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
     if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) dims.push_back(i);
   Tensor s = dims.empty() ? g : g.sum(dims, /*keepdim=*/true);
   return s.reshape(shape);
+  // END EXERCISE
 }
-// END EXERCISE
 
 namespace {
 
@@ -49,8 +50,17 @@ Tensor Tensor::exp() const { return unary_op("exp", UnaryOp::Exp, *this, BinaryO
 Tensor Tensor::sqrt() const { return unary_op("sqrt", UnaryOp::Sqrt, *this, BinaryOp::SqrtBackward, true); }
 Tensor Tensor::abs() const { return unary_op("abs", UnaryOp::Abs, *this, BinaryOp::AbsBackward, false); }
 // y = 1 / (1 + e^-x);  dy/dx = y (1 - y)
+// Written out (the ops around it use unary_op) as the model of a forward and its backward.
 Tensor Tensor::sigmoid() const {
-  return unary_op("sigmoid", UnaryOp::Sigmoid, *this, BinaryOp::SigmoidBackward, true);
+  // BEGIN EXERCISE 3
+  Tensor y = raw::unary(UnaryOp::Sigmoid, *this);  // the kernel line in tensor/ElementwiseOps.def
+  if (needs_grad({*this}))
+    record("sigmoid", {*this}, y, [saved_y = save("sigmoid", y)](const Tensor& grad_out) {
+      // grad_x = grad_out * y * (1 - y), one kernel (SigmoidBackward)
+      return TensorList{raw::binary(BinaryOp::SigmoidBackward, saved_y.get(), grad_out)};
+    });
+  return y;
+  // END EXERCISE
 }
 // y = tanh(x);  dy/dx = 1 - y^2
 Tensor Tensor::tanh() const { return unary_op("tanh", UnaryOp::Tanh, *this, BinaryOp::TanhBackward, true); }

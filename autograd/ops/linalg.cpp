@@ -5,7 +5,7 @@
 //
 // Transposed operands are passed to gemm as flags, never copied: a view whose last
 // two dims are column-major (stride[-2] == 1) is "A^T" of a row-major matrix.
-// Exercise 5 (matmul backward) touches matmul's record call.
+// Exercise 5 (matmul backward) touches the backward lambda of matmul.
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 
@@ -102,16 +102,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     so.insert(so.end(), {n, m});
     y = raw::as_view(out, so, contiguous_strides(so), 0);
   }
-  // BEGIN EXERCISE 5
   if (needs_grad({a, b}))
-    record("matmul", {a, b}, y, [sa = save("matmul", a), sb = save("matmul", b)](const Tensor& g) {
+    record("matmul", {a, b}, y, [sa = save("matmul", a), sb = save("matmul", b)](const Tensor& grad_out) -> TensorList {
+      // BEGIN EXERCISE 5
       const Tensor &A = sa.get(), &B = sb.get();
       // dA = dC @ B^T, dB = A^T @ dC, summed over broadcast batch dims.
-      Tensor ga = sum_to(matmul(g, B.transpose(-1, -2)), A.shape());
-      Tensor gb = sum_to(matmul(A.transpose(-1, -2), g), B.shape());
+      Tensor ga = sum_to(matmul(grad_out, B.transpose(-1, -2)), A.shape());
+      Tensor gb = sum_to(matmul(A.transpose(-1, -2), grad_out), B.shape());
       return TensorList{ga, gb};
+      // END EXERCISE
     });
-  // END EXERCISE
   return y;
 }
 

@@ -3,7 +3,7 @@
 // Backward of a reduction broadcasts grad_out back over the reduced dims: for sum
 // every input element gets grad_out; for mean grad_out / n; for max/min only the
 // elements equal to the result get it (split evenly between ties).
-// Exercise 4 (a reduction's backward) touches sum.
+// Exercises: 4 (a reduction's backward: sum), 6 (a numerically stable logsumexp).
 #include <algorithm>
 #include <cmath>
 
@@ -27,18 +27,22 @@ int64_t count_of(const Shape& s, const Dims& dims) {
 }
 }  // namespace
 
-// BEGIN EXERCISE 4
 // y = sum over dims of x;  dx = grad_out broadcast back to x's shape
 Tensor Tensor::sum(Dims dims_in, bool keepdim) const {
   Dims dims = raw::normalize_dims(dims_in, dim(), "sum");
   Tensor y = raw::reduce(ReduceOp::Sum, *this, dims, keepdim);
   if (needs_grad({*this}))
-    record("sum", {*this}, y, [shape = shape(), dims](const Tensor& g) {
-      return TensorList{expand_back(g, shape, dims)};
+    record("sum", {*this}, y, [x_shape = shape(), dims](const Tensor& grad_out) -> TensorList {
+      // BEGIN EXERCISE 4
+      // grad_out has y's shape. Give the summed dims back as size 1 ([2, 3, 4] summed over
+      // {1} -> [2, 4] -> [2, 1, 4]), then broadcast to x's shape as a stride-0 view.
+      Shape kept = x_shape;
+      for (int64_t d : dims) kept[d] = 1;
+      return TensorList{raw::expand(grad_out.reshape(kept), x_shape)};
+      // END EXERCISE
     });
   return y;
 }
-// END EXERCISE
 
 // y = sum / n;  dx = grad_out / n
 Tensor Tensor::mean(Dims dims_in, bool keepdim) const {
@@ -84,6 +88,7 @@ Tensor Tensor::min(Dims dims, bool keepdim) const { return extremum("min", Reduc
 // logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) held constant (it cancels in the grad).
 Tensor Tensor::logsumexp(Dims dims_in, bool keepdim) const {
   Dims dims = raw::normalize_dims(dims_in, dim(), "logsumexp");
+  // BEGIN EXERCISE 6
   Tensor m = raw::reduce(ReduceOp::Max, *this, dims, /*keepdim=*/true);
   // A row of infinities would give inf - inf = nan; shift such rows by 0 instead.
   Tensor finite = raw::binary(BinaryOp::Eq, raw::binary(BinaryOp::Sub, m, m), zeros_like(m));
@@ -94,6 +99,7 @@ Tensor Tensor::logsumexp(Dims dims_in, bool keepdim) const {
   for (int64_t i = 0; i < dim(); ++i)
     if (!std::binary_search(dims.begin(), dims.end(), i)) s.push_back(shape()[i]);
   return out.reshape(s);
+  // END EXERCISE
 }
 
 Tensor Tensor::argmax(int64_t d, bool keepdim) const { return raw::arg_reduce(true, *this, d, keepdim); }

@@ -69,11 +69,12 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
   return reshape(s);
 }
 
-// BEGIN EXERCISE 1
 // out.shape[i] = x.shape[order[i]], out.strides[i] = x.strides[order[i]]: no data moves.
+// Backward: permute grad_out by the inverse order.
 Tensor Tensor::permute(Dims order) const {
   EMBER_CHECK(static_cast<int64_t>(order.size()) == dim(), "permute: order ", fmt(order), " has ",
               order.size(), " dims, tensor ", fmt(shape()), " has ", dim());
+  // BEGIN EXERCISE 1
   Shape s(order.size()), st(order.size());
   Dims inverse(order.size(), -1);
   for (size_t i = 0; i < order.size(); ++i) {
@@ -87,12 +88,16 @@ Tensor Tensor::permute(Dims order) const {
   if (needs_grad({*this}))
     record("permute", {*this}, y, [inverse](const Tensor& g) { return TensorList{g.permute(inverse)}; });
   return y;
+  // END EXERCISE
 }
 
 // Elements start, start+step, ... < end of one dim: offset moves, stride multiplies.
+// start/end may be negative (counted from the end) and are clamped to [0, n].
+// Backward: grad_out goes into the sliced places of a zero tensor of x's shape.
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
   d = wrap_dim(d, dim(), "slice");
   EMBER_CHECK(step > 0, "slice: step must be positive, got ", step);
+  // BEGIN EXERCISE 1
   const int64_t n = shape()[d];
   if (start < 0) start += n;
   if (end < 0) end += n;
@@ -109,8 +114,8 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
       return TensorList{gx};
     });
   return y;
+  // END EXERCISE
 }
-// END EXERCISE
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   d0 = wrap_dim(d0, dim(), "transpose");
