@@ -5,9 +5,9 @@
 //   EXPECT_TRUE(r.ok) << r.message;
 //
 // Inputs are copied to f64 on the CPU. For a few fixed random directions v the
-// scalar L = sum(v * fn(inputs)) is differentiated twice: by backward (analytic)
-// and by central differences (L(x + eps) - L(x - eps)) / 2 eps per input element
-// (numeric). Integer inputs (labels) are passed through unchanged and not checked.
+// scalar L = sum(v * fn(inputs)) is differentiated twice: by backward (analytic:
+// fn(inputs).backward(v), so only fn's own backward runs) and by central differences
+// (L(x + eps) - L(x - eps)) / 2 eps per input element (numeric). Integer inputs (labels) are passed through unchanged and not checked.
 #pragma once
 
 #include <functional>
