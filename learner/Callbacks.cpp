@@ -1,5 +1,6 @@
 // learner/Callbacks.cpp: TrainEval, Recorder (smoothed loss, table, CSV), the
 // terminal progress bar, ParamScheduler, and the lr finder with its valley rule.
+// Exercise 10 (early stopping) touches EarlyStoppingCallback::after_epoch.
 #include "learner/Callbacks.h"
 
 #include <unistd.h>

@@ -13,7 +13,7 @@
 //   train, validate: for each batch of the source: batch phase
 //   batch:    pred = model(xb); after_pred; loss = loss_func(pred, yb); after_loss;
 //             if training: backward phase (loss.backward()), step phase (opt.step()), opt.zero_grad()
-// Exercise-free: this folder is library code.
+// Exercise 10 (a callback: early stopping) is in learner/Callbacks.cpp; the loop here is library code.
 #pragma once
 
 #include <cstdint>

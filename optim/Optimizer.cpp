@@ -1,4 +1,5 @@
 // optim/Optimizer.cpp: SGD, Adam/AdamW, and the schedules.
+// Exercise 8 (the SGD and Adam steps) touches SGD::step and Adam::step.
 #include "optim/Optimizer.h"
 
 #include <cmath>
