@@ -2,7 +2,9 @@
 //
 // Elementwise kernels are instantiated from tensor/ElementwiseOps.def and run on
 // cpu_loop (tensor/cpu/Loops.h). GEMM goes to OpenBLAS. Reductions, softmax and
-// indexing are plain loops written so that the compiler vectorises the inner one.
+// indexing are plain loops written so that the compiler vectorises the inner one;
+// float exp inside them is tensor/cpu/VecMath.h's (vectorisable, unlike glibc's expf).
+// Speed against PyTorch: bench/run, bench/results/cpu.md.
 #include <cblas.h>
 
 #include <algorithm>
@@ -10,7 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <list>
+#include <map>
+#include <mutex>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/Backend.h"
@@ -55,15 +61,88 @@ namespace {
 
 // ---------------------------------------------------------------------------
 // Allocator: 64-byte aligned, so vector loads never split cache lines.
+//
+// Large blocks are cached. glibc serves a block of 32 MiB or more straight from mmap
+// and unmaps it on free, so every new large tensor is fresh memory whose first write
+// takes a page fault per 4 KiB: for the 64 MiB result of an op on 16M floats that is
+// 16k faults and about as long as the op itself (PyTorch pays the same). Freed blocks
+// of kCacheMin bytes or more are kept, up to a cap (EMBER_CPU_CACHE_MB, default 256;
+// 0 turns the cache off; off under AddressSanitizer so use-after-free stays visible),
+// and handed back for the next request of the same size, rounded up to kCacheRound.
+// When the cap would be passed, the blocks freed longest ago go back to the OS.
+constexpr size_t kCacheMin = size_t{1} << 20;
+constexpr size_t kCacheRound = size_t{64} << 10;
+
+class BlockCache {
+ public:
+  static BlockCache& get() {
+    static BlockCache* c = new BlockCache;  // never destroyed: tensors may die after exit starts
+    return *c;
+  }
+  bool caches(size_t nbytes) const { return cap_ > 0 && nbytes >= kCacheMin; }
+  static size_t rounded(size_t nbytes) { return (nbytes + kCacheRound - 1) / kCacheRound * kCacheRound; }
+
+  void* take(size_t size) {  // size already rounded; nullptr when none is cached
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_size_.find(size);
+    if (it == by_size_.end()) return nullptr;
+    void* p = it->second->second;
+    lru_.erase(it->second);
+    by_size_.erase(it);
+    cached_ -= size;
+    return p;
+  }
+  void put(void* p, size_t size) {
+    if (size > cap_) return std::free(p);
+    std::lock_guard<std::mutex> lock(mu_);
+    while (cached_ + size > cap_ && !lru_.empty()) {  // evict the oldest
+      auto& [old_size, old_p] = lru_.front();
+      for (auto it = by_size_.find(old_size); it != by_size_.end(); ++it)
+        if (it->second == lru_.begin()) { by_size_.erase(it); break; }
+      cached_ -= old_size;
+      std::free(old_p);
+      lru_.pop_front();
+    }
+    lru_.emplace_back(size, p);
+    by_size_.emplace(size, std::prev(lru_.end()));
+    cached_ += size;
+  }
+
+ private:
+  BlockCache() {
+#if defined(__SANITIZE_ADDRESS__)
+    cap_ = 0;
+#else
+    const char* e = std::getenv("EMBER_CPU_CACHE_MB");
+    cap_ = (e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : size_t{256}) << 20;
+#endif
+  }
+  using Lru = std::list<std::pair<size_t, void*>>;  // (size, block), oldest first
+  std::mutex mu_;
+  Lru lru_;
+  std::multimap<size_t, Lru::iterator> by_size_;
+  size_t cached_ = 0;
+  size_t cap_ = 0;
+};
+
 class CpuAllocator : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
+    BlockCache& cache = BlockCache::get();
+    const bool cached = cache.caches(nbytes);
+    const size_t size = cached ? BlockCache::rounded(nbytes) : std::max<size_t>(nbytes, 64);
+    if (cached)
+      if (void* p = cache.take(size)) return p;
     void* p = nullptr;
-    if (posix_memalign(&p, 64, std::max<size_t>(nbytes, 64)) != 0)
+    if (posix_memalign(&p, 64, size) != 0)
       EMBER_FAIL("cpu allocator: out of memory allocating ", nbytes, " bytes");
     return p;
   }
-  void deallocate(void* p, size_t) override { std::free(p); }
+  void deallocate(void* p, size_t nbytes) override {
+    BlockCache& cache = BlockCache::get();
+    if (cache.caches(nbytes)) cache.put(p, BlockCache::rounded(nbytes));
+    else std::free(p);
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -127,17 +206,42 @@ struct Acc {
   }
 };
 
+// Sums accumulate floats in double between blocks (sum of 16M floats stays exact to
+// ~1e-7 relative, like PyTorch's cascade sum); other types in their own type.
+template <class T> struct SumAcc { using type = T; };
+template <> struct SumAcc<float> { using type = double; };
+
+// Sum of n contiguous values. Inside a block, 32 independent partial sums (several
+// vector registers, so the adds pipeline instead of waiting on one register); each
+// block's total is then added in the wider accumulator type.
+template <class T>
+typename SumAcc<T>::type sum_contig(const T* x, int64_t n) {
+  using A = typename SumAcc<T>::type;
+  constexpr int kLanes = 32;
+  constexpr int64_t kBlock = 4096;  // a multiple of kLanes
+  A total = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t len = std::min(kBlock, n - b);
+    const T* xb = x + b;
+    T acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= len; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) acc[j] += xb[i + j];
+    A block = 0;
+    for (; i < len; ++i) block += xb[i];
+    for (int j = 0; j < kLanes; ++j) block += acc[j];
+    total += block;
+  }
+  return total;
+}
+
 template <class T>
 T reduce_row(ReduceOp op, const T* x, int64_t n, int64_t stride) {
   if (op == ReduceOp::Sum) {
-    T acc = 0;
-    if (stride == 1) {
-#pragma omp simd reduction(+ : acc)
-      for (int64_t i = 0; i < n; ++i) acc += x[i];
-    } else {
-      for (int64_t i = 0; i < n; ++i) acc += x[i * stride];
-    }
-    return acc;
+    if (stride == 1) return static_cast<T>(sum_contig(x, n));
+    typename SumAcc<T>::type acc = 0;
+    for (int64_t i = 0; i < n; ++i) acc += x[i * stride];
+    return static_cast<T>(acc);
   }
   Acc<T> a{op};
   T acc = x[0];
@@ -190,6 +294,22 @@ void reduce_impl(ReduceOp op, const KView& dst, const KView& src, double scale) 
 
   if (nr <= 1) {  // every output reduces one strided row
     int64_t rs = nr == 1 ? rstride[0] : 1;
+    if (op == ReduceOp::Sum && K == 1 && rs == 1 && R >= 2 * kParallelGrain) {
+      // One long contiguous sum (x.sum()): fixed-size chunks summed in parallel and
+      // added in chunk order, so the result does not depend on the thread count.
+      using A = typename SumAcc<T>::type;
+      constexpr int64_t kChunk = int64_t{1} << 16;
+      const int64_t nchunks = (R + kChunk - 1) / kChunk;
+      std::vector<A> part(static_cast<size_t>(nchunks));
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < nchunks; ++c)
+        part[static_cast<size_t>(c)] = sum_contig(in + c * kChunk, std::min(kChunk, R - c * kChunk));
+      A total = 0;
+      for (A v : part) total += v;
+      if constexpr (std::is_floating_point_v<T>) out[0] = static_cast<T>(scaled ? total * static_cast<A>(scale) : total);
+      else out[0] = scaled ? static_cast<T>(total) * sc : static_cast<T>(total);
+      return;
+    }
 #pragma omp parallel for if (K * R >= 2 * kParallelGrain && K > 1) schedule(static)
     for (int64_t k = 0; k < K; ++k) {
       T v = reduce_row(op, in + kept_offset(k), R, rs);
@@ -299,6 +419,7 @@ void softmax_rows(bool log, T* y, const T* x, int64_t rows, int64_t cols) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     T m = xr[0];
+#pragma omp simd reduction(max : m)
     for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
     T s = 0;
     if (log) {
@@ -331,6 +452,7 @@ void softmax_backward_rows(bool log, T* gx, const T* gy, const T* y, int64_t row
     if (log) {
 #pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < cols; ++c) s += g[c];
+#pragma omp simd
       for (int64_t c = 0; c < cols; ++c) o[c] = g[c] - math::exp(yr[c]) * s;
     } else {
 #pragma omp simd reduction(+ : s)
@@ -466,6 +588,10 @@ class CpuBackend : public Backend {
     });
   }
 
+  // GEMM threading is OpenBLAS's own (OPENBLAS_NUM_THREADS), as in PyTorch. Splitting
+  // C over Ember's OpenMP threads with one single-threaded OpenBLAS call each was
+  // tried (bench/results/cpu.md): no faster on a quiet machine, and on a loaded one a
+  // fork/join waiting on a descheduled thread cost ~8 ms per call.
   void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
             int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta,
             void* c, int64_t ldc, int64_t stride_c, int64_t batch) override {
@@ -485,6 +611,8 @@ class CpuBackend : public Backend {
       else EMBER_FAIL("matmul: dtype ", dtype_name(t), " is not supported (needs f32 or f64)");
     }
   }
+
+
 
   void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override {
     dispatch_float(t, log ? "log_softmax" : "softmax", [&](auto tag) {
