@@ -37,11 +37,6 @@
 using namespace ember;
 
 // Test names and failure lines show an op case by its name, not as raw bytes.
-namespace ember {
-namespace testing {
-void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
-}  // namespace testing
-}  // namespace ember
 
 // Every test starts with this: skip without a GPU (or without a driver).
 #define REQUIRE_CUDA()                                                                        \
