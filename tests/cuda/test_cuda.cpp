@@ -36,8 +36,6 @@
 
 using namespace ember;
 
-// Test names and failure lines show an op case by its name, not as raw bytes.
-
 // Every test starts with this: skip without a GPU (or without a driver).
 #define REQUIRE_CUDA()                                                                        \
   if (ember::cuda::device_count() == 0)                                                       \
