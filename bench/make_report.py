@@ -38,6 +38,51 @@ OPS = collections.OrderedDict([
 ])
 UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 
+NOTES = """## Reading the tables
+
+- GEMM rows (`gemm_1024`, `mm_*`, `linear_*`): both frameworks end in the same OpenBLAS
+  call (same library, same core, same thread count), so the kernel time is the same and
+  only the per-call overhead differs (Ember's is a few us lower: no Python, no dispatcher).
+  Expect ratios of about 0.9-1.0; a median above 1 on these rows is load noise (compare
+  the \"ratio of best\" column and the spread).
+- `sum_16M` on one thread runs at the core's read bandwidth in both (~10 GB/s read; a
+  stand-alone loop with 16 to 64 accumulators, 256- or 512-bit vectors, does no better).
+- `add_16M` and `sigmoid_16M` are dominated, in PyTorch, by the page faults of a fresh
+  64 MiB result (16k faults of 4 KiB); Ember reuses freed large blocks (below).
+
+## What changed in Ember's CPU kernels, and what did not help
+
+Before this work (same machine, 1 thread, one run): `add_16M` 42 ms, `sigmoid_16M` 114 ms,
+`sum_16M` 20.7 ms (and no faster on 2 threads), `softmax_4096x1000` 25-36 ms,
+`softmax_64x10` 6.7 us; GEMM rows as now.
+
+- **Vectorised exp** (`tensor/cpu/VecMath.h`, used by `math::exp(float)` on the host):
+  glibc's `expf` is an opaque call that keeps `#pragma omp simd` loops scalar (GCC only
+  uses libmvec under `-ffast-math`). `exp_f32` is branch-free: n = round(x / ln 2) by the
+  1.5 * 2^23 trick, Cody-Waite reduction, degree-7 Taylor polynomial, 2^n from exponent
+  bits in two halves (correct subnormals), NaN/inf/underflow handled by selects. Max error
+  1 ulp over every float in [-105, 90] (tests/tensor/test_cpu_math.cpp). Sigmoid, exp,
+  softmax, log_softmax and log_softmax backward now vectorise.
+- **Softmax**: the row max is a `simd reduction(max)` (it was a scalar dependency chain).
+- **Sum**: the old `omp simd reduction` loop stayed scalar inside the outlined OpenMP
+  function, and a full reduction (one output) ran on one thread. Now: 32 independent
+  partial sums per 4096-element block (vectorised, pipelined), block totals in double,
+  and a long sum split into fixed 64K-element chunks over the threads, added in chunk
+  order (same bits for any thread count; more accurate than before).
+- **Large-block cache in the CPU allocator**: freed blocks of 1 MiB or more are kept (up
+  to 256 MiB, `EMBER_CPU_CACHE_MB`) and reused for the next request of the same size, so
+  a loop producing 64 MiB results stops page-faulting. This, not the add loop, is why
+  `add_16M` is ~2x faster than PyTorch.
+- Tried and dropped: (1) splitting each GEMM over Ember's OpenMP threads with
+  single-threaded OpenBLAS calls (the idea in ../shared/research/cpu-limits.md): on a quiet
+  machine no faster than OpenBLAS's own two threads (1024^3: 172-195 vs 203 GFLOP/s;
+  batch-64 shapes within +-10%), and under other users' load a call waiting on a
+  descheduled thread took 2-8 ms instead of ~0.15 ms. On this Xeon, OpenBLAS's own
+  two-thread GEMM does speed up the batch-64 shapes (quiet: ~95 us vs ~130 us on one).
+  (2) 2 MiB-aligned `MADV_HUGEPAGE` blocks: 26 ms instead of 40 ms for `add_16M` in a
+  stand-alone test, but some runs stalled (180+ ms) in the kernel's huge-page compaction.
+"""
+
 
 def ember_samples(path):
     """name -> per-repetition wall times in us, from one Google Benchmark JSON file."""
@@ -120,9 +165,10 @@ def main():
              f"(libblas.so.3 alternative -> {env['libblas_alternative']}; {openblas_info(torch_meta.get('blas', ''))})")
     L.append("- Both use the same OpenBLAS 0.3.21 build (pthread variant; `libopenblas0-openmp` is installed "
              "but the alternatives pick `openblas-pthread`, priority 100 vs 95).")
-    L.append("- Threads: each row is run with `OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=T` for both, plus "
-             "`torch.set_num_threads(T)`. PyTorch lets OpenBLAS use its own T threads; Ember sets OpenBLAS to "
-             "one thread and splits each GEMM over its T OpenMP threads itself (tensor/cpu/CpuBackend.cpp).")
+    L.append("- Threads: each table is run with `OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=T` for both, plus "
+             "`torch.set_num_threads(T)` (which does not reach OpenBLAS's own pool, hence the variable). "
+             "GEMMs are threaded by OpenBLAS in both; elementwise ops, reductions and softmax by each "
+             "framework's OpenMP loops.")
     copy = {t: statistics.median(ember[t]["copy_16M"]) for t in threads if ember[t].get("copy_16M")}
     bw = {t: 8.0 * 2 ** 24 / (copy[t] * 1e-6) / 1e9 for t in copy}
     L.append("- Hardware limits used for \"% of limit\": fp32 peak "
@@ -132,7 +178,8 @@ def main():
              + ", ".join(f"**{bw[t]:.1f} GB/s** on {t} thread{'s' if t > 1 else ''}" for t in sorted(bw))
              + ". Memory-bound ops count the bytes they must read and write (add 12 B/element, sigmoid and "
              "softmax 8, sum 4) and are compared with that copy figure.")
-    L.append(f"- Method: {env['rounds']} rounds, each running Ember then PyTorch for every thread count; "
+    L.append(f"- Method: {env['rounds']} rounds, each running Ember and PyTorch for every thread count (odd "
+             "rounds Ember first, even rounds PyTorch first); "
              f"{env['reps']} repetitions per round of >= {env['min_time']} s each. Times are wall-clock medians "
              "over all repetitions of all rounds (Ember per call, including the allocation of the result, as "
              "in PyTorch). Load average before/after: "
@@ -141,13 +188,15 @@ def main():
              "over the repetitions) is part of the result; two-thread rows suffer most, since one busy core "
              "stalls every fork/join.")
     L.append("")
-    L.append("Ratio = Ember time / PyTorch time: **below 1 means Ember is faster**.")
+    L.append("Ratio = Ember median time / PyTorch median time: **below 1 means Ember is faster**. "
+             "\"Ratio of best\" divides the fastest repetitions instead: other users' load only ever adds "
+             "time, so it is the less noisy estimate of the two.")
     for t in threads:
         L.append("")
         L.append(f"## {t} thread{'s' if t > 1 else ''}")
         L.append("")
-        L.append("| op | shape | Ember | PyTorch | ratio | Ember % of limit | PyTorch % of limit | spread E / P |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        L.append("| op | shape | Ember | PyTorch | ratio | ratio of best | Ember % of limit | PyTorch % of limit | spread E / P |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, (what, flops, nbytes) in OPS.items():
             e, p = ember[t].get(name), torch[t].get(name)
             if not e or not p:
@@ -161,11 +210,12 @@ def main():
                 g = nbytes / (us * 1e-6) / 1e9
                 return f"{100 * g / bw[t]:.0f}% ({g:.1f} GB/s)" if t in bw else f"{g:.1f} GB/s"
             ratio = me / mp
-            L.append(f"| `{name}` | {what} | {fmt_time(me)} | {fmt_time(mp)} | **{ratio:.2f}** | {limit(me)} | "
-                     f"{limit(mp)} | {spread(e):.0f}% / {spread(p):.0f}% |")
+            L.append(f"| `{name}` | {what} | {fmt_time(me)} | {fmt_time(mp)} | **{ratio:.2f}** | "
+                     f"{min(e) / min(p):.2f} | {limit(me)} | {limit(mp)} | {spread(e):.0f}% / {spread(p):.0f}% |")
     L.append("")
     L.append("`softmax_64x10` moves 5 KB: both sides measure per-call overhead there, not bandwidth.")
     L.append("")
+    L.append(NOTES)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
