@@ -45,8 +45,12 @@ NOTES = """## Reading the tables
   only the per-call overhead differs (Ember's is a few us lower: no Python, no dispatcher).
   Expect ratios of about 0.9-1.0; a median above 1 on these rows is load noise (compare
   the \"ratio of best\" column and the spread).
-- `sum_16M` on one thread runs at the core's read bandwidth in both (~10 GB/s read; a
-  stand-alone loop with 16 to 64 accumulators, 256- or 512-bit vectors, does no better).
+- `sum_16M` runs at the read bandwidth in both (~10 GB/s on one core; a stand-alone loop
+  with 16 to 64 accumulators, 256- or 512-bit vectors or software prefetch does no better).
+  Back-to-back runs of the two alternate which is faster by up to +-10%.
+- The CPU: lscpu reports an Intel Xeon (family 6, model 106: Ice Lake-SP, AVX-512) at
+  2.8 GHz, not the Zen 4 that ../shared/research/cpu-limits.md names; OpenBLAS reaches
+  ~105 GFLOP/s on one core at 1024^3 here, so the 115 GFLOP/s per-core peak stands.
 - `add_16M` and `sigmoid_16M` are dominated, in PyTorch, by the page faults of a fresh
   64 MiB result (16k faults of 4 KiB); Ember reuses freed large blocks (below).
 
@@ -191,6 +195,12 @@ def main():
     L.append("Ratio = Ember median time / PyTorch median time: **below 1 means Ember is faster**. "
              "\"Ratio of best\" divides the fastest repetitions instead: other users' load only ever adds "
              "time, so it is the less noisy estimate of the two.")
+    above = [f"`{n}` on {t} thread{'s' if t > 1 else ''} ({statistics.median(ember[t][n]) / statistics.median(torch[t][n]):.2f})"
+             for t in threads for n in OPS if ember[t].get(n) and torch[t].get(n)
+             and statistics.median(ember[t][n]) >= statistics.median(torch[t][n])]
+    L.append("")
+    L.append("Rows where Ember's median is not below PyTorch's in this run: "
+             + (", ".join(above) if above else "none") + ". See \"Reading the tables\" below.")
     for t in threads:
         L.append("")
         L.append(f"## {t} thread{'s' if t > 1 else ''}")
