@@ -36,6 +36,27 @@ KView kview(const Tensor& t);  // throws for more than kMaxDims dims
 enum class ReduceOp : uint8_t { Sum, Max, Min };
 enum class RandomDist : uint8_t { Uniform, Normal, Bits64 };
 
+// 2-D convolution, NCHW: x [n, c, h, w] * weight [k, c / groups, kh, kw] -> y [n, k, oh, ow],
+// oh = (h + 2 ph - dh (kh - 1) - 1) / sh + 1 (and the same for ow).
+struct ConvGeom {
+  int64_t n = 0, c = 0, h = 0, w = 0;  // input
+  int64_t k = 0, kh = 0, kw = 0;       // output channels, kernel size
+  int64_t oh = 0, ow = 0;              // output size
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+};
+
+// 2-D pooling, NCHW: x [n, c, h, w] -> y [n, c, oh, ow]. Window of output row i:
+//   fixed:    rows [i*sh - ph, i*sh - ph + kh), clipped to the input (padding never wins a max);
+//             avg divides by the window clipped to the padded input when count_include_pad,
+//             else by the window clipped to the input.
+//   adaptive: rows [floor(i*h/oh), ceil((i+1)*h/oh)), as PyTorch's adaptive pools.
+struct PoolGeom {
+  int64_t n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool adaptive = false;
+  bool count_include_pad = true;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -76,6 +97,30 @@ class Backend {
   virtual void gather(const KView& dst, const KView& src, const KView& index, int dim) = 0;
   // dst[.., index[.., i, ..], ..] += src[.., i, ..]; index has src's shape. Accumulates.
   virtual void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) = 0;
+
+  // --- conv nets (autograd/ops/conv.cpp, pool.cpp, norm.cpp) --------------------------
+  // All tensors contiguous, NCHW; weight [k, c / groups, kh, kw]. y and gx/gw are overwritten.
+  virtual void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) = 0;
+  virtual void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) = 0;
+  virtual void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) = 0;
+  // Max or average pooling over the windows of PoolGeom; max also writes the flat h*w index
+  // of each maximum into argmax (i64, y's shape), which its backward reads. gx is overwritten.
+  virtual void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) = 0;
+  virtual void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy,
+                               const int64_t* argmax, void* gx) = 0;
+  // Per-channel kernels over contiguous x [n, c, s] (batch norm; s = h * w):
+  //   channel_stats:  mean[c], biased var[c] over n and s
+  //   channel_affine: y = x * scale[c] + shift[c]
+  //   channel_grad_sums: sum_gy[c] = sum gy, sum_gy_xmu[c] = sum gy * (x - mean[c])
+  //   batch_norm_backward_input: gx = (gy - a[c] - (x - mean[c]) * b[c]) * k[c]
+  virtual void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) = 0;
+  virtual void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale,
+                              const void* shift, void* y) = 0;
+  virtual void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                                 const void* mean, void* sum_gy, void* sum_gy_xmu) = 0;
+  virtual void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy,
+                                         const void* x, const void* mean, const void* a, const void* b,
+                                         const void* k, void* gx) = 0;
 
   // Contiguous dst filled from Philox(seed) at counters offset, offset+1, ...
   // Uniform: U[a, b); Normal: N(a, b^2); Bits64: raw 64-bit integers (into i64).

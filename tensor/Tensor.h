@@ -11,6 +11,7 @@
 // Exercises touching this file: 1 (strides and views), 2 (broadcasting).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -285,6 +286,33 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // Softmax family over one dim (autograd/ops/softmax.cpp).
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---------------------------------------------------------------------------
+// Conv nets, NCHW (autograd/ops/conv.cpp, pool.cpp, norm.cpp). A 3-D input [C, H, W] is
+// one image. Sizes are {height, width}.
+using Size2 = std::array<int64_t, 2>;
+struct Conv2dParams {
+  Size2 stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+};
+// x [N, C, H, W], weight [K, C / groups, kh, kw], bias [K] (optional) -> [N, K, OH, OW].
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dParams p = {});
+struct Pool2dParams {
+  Size2 kernel{1, 1};
+  Size2 stride{0, 0};  // 0: the kernel size
+  Size2 padding{0, 0};
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // avg_pool2d only
+};
+Tensor max_pool2d(const Tensor& x, Pool2dParams p);
+Tensor avg_pool2d(const Tensor& x, Pool2dParams p);
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+Tensor adaptive_max_pool2d(const Tensor& x, Size2 output_size);
+// Normalises each channel of x [N, C, ...]. training: batch statistics, and running_mean /
+// running_var (when defined) are updated in place with `momentum` (unbiased variance), as
+// PyTorch does; otherwise the running statistics are used. weight/bias [C] are optional.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // ---------------------------------------------------------------------------
 // Indexing (autograd/ops/index.cpp).

@@ -124,6 +124,51 @@ const std::vector<OpCase>& op_cases() {
     row("linear_no_bias", {S({3, 4}), S({5, 4})}, [](L in) { return linear(in[0], in[1]); });
     row("linear_3d", {S({2, 3, 4}), S({5, 4}), S({5})}, [](L in) { return linear(in[0], in[1], in[2]); });
 
+    // --- conv nets (NCHW) -------------------------------------------------------------
+    auto conv = [](Size2 stride, Size2 pad, Size2 dil, int64_t groups) {
+      Conv2dParams p;
+      p.stride = stride, p.padding = pad, p.dilation = dil, p.groups = groups;
+      return p;
+    };
+    row("conv2d", {S({2, 3, 5, 6}), S({4, 3, 3, 3}), S({4})},
+        [=](L in) { return conv2d(in[0], in[1], in[2], conv({1, 1}, {0, 0}, {1, 1}, 1)); });
+    row("conv2d_stride_pad", {S({2, 3, 7, 6}), S({4, 3, 3, 2})},
+        [=](L in) { return conv2d(in[0], in[1], Tensor(), conv({2, 1}, {1, 2}, {1, 1}, 1)); });
+    row("conv2d_dilation", {S({1, 2, 7, 7}), S({3, 2, 3, 3}), S({3})},
+        [=](L in) { return conv2d(in[0], in[1], in[2], conv({1, 2}, {2, 1}, {2, 2}, 1)); });
+    row("conv2d_groups", {S({2, 4, 5, 5}), S({6, 2, 3, 3}), S({6})},
+        [=](L in) { return conv2d(in[0], in[1], in[2], conv({2, 2}, {1, 1}, {1, 1}, 2)); });
+    row("conv2d_1x1", {S({2, 3, 4, 4}), S({5, 3, 1, 1})},
+        [=](L in) { return conv2d(in[0], in[1], Tensor(), conv({1, 1}, {0, 0}, {1, 1}, 1)); });
+    row("conv2d_1x1_stride2", {S({2, 3, 5, 5}), S({5, 3, 1, 1})},
+        [=](L in) { return conv2d(in[0], in[1], Tensor(), conv({2, 2}, {0, 0}, {1, 1}, 1)); });
+    row("conv2d_unbatched", {S({3, 5, 5}), S({2, 3, 3, 3})},
+        [=](L in) { return conv2d(in[0], in[1], Tensor(), conv({1, 1}, {1, 1}, {1, 1}, 1)); });
+    auto pool = [](Size2 k, Size2 s, Size2 p, bool ceil, bool count_pad) {
+      Pool2dParams o;
+      o.kernel = k, o.stride = s, o.padding = p, o.ceil_mode = ceil, o.count_include_pad = count_pad;
+      return o;
+    };
+    row("max_pool2d", {S({2, 3, 7, 7})}, [=](L in) { return max_pool2d(in[0], pool({3, 3}, {2, 2}, {1, 1}, false, true)); });
+    row("max_pool2d_ceil", {S({1, 2, 6, 7})}, [=](L in) { return max_pool2d(in[0], pool({2, 3}, {2, 2}, {0, 1}, true, true)); });
+    row("avg_pool2d", {S({2, 3, 6, 6})}, [=](L in) { return avg_pool2d(in[0], pool({2, 2}, {0, 0}, {0, 0}, false, true)); });
+    row("avg_pool2d_pad", {S({1, 2, 5, 6})}, [=](L in) { return avg_pool2d(in[0], pool({3, 3}, {2, 2}, {1, 1}, true, true)); });
+    row("avg_pool2d_no_count_pad", {S({1, 2, 5, 6})},
+        [=](L in) { return avg_pool2d(in[0], pool({3, 3}, {2, 2}, {1, 1}, false, false)); });
+    row("adaptive_avg_pool2d", {S({2, 3, 5, 7})}, [](L in) { return adaptive_avg_pool2d(in[0], {3, 2}); });
+    row("adaptive_avg_pool2d_1", {S({2, 3, 4, 4})}, [](L in) { return adaptive_avg_pool2d(in[0], {1, 1}); });
+    row("adaptive_max_pool2d", {S({2, 3, 5, 7})}, [](L in) { return adaptive_max_pool2d(in[0], {2, 3}); });
+    row("batch_norm_train", {S({4, 3, 2, 3}), S({3}, 0.5, 2), S({3})},
+        [](L in) { return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true); });
+    row("batch_norm_train_1d", {S({5, 4}), S({4}, 0.5, 2), S({4})},
+        [](L in) { return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true); });
+    row("batch_norm_train_no_affine", {S({3, 2, 4})}, [](L in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true); });
+    row("batch_norm_eval", {S({2, 3, 2, 2}), S({3}, 0.5, 2), S({3})}, [](L in) {
+      Tensor rm = from_vector<double>({0.1, -0.2, 0.3}).to(in[0].dtype()).to(in[0].device());
+      Tensor rv = from_vector<double>({0.5, 1.2, 2.0}).to(in[0].dtype()).to(in[0].device());
+      return batch_norm(in[0], in[1], in[2], rm, rv, false);
+    });
+
     // --- softmax family ------------------------------------------------------------
     row("softmax_dim1", {S({3, 5})}, [](L in) { return softmax(in[0], 1); });
     row("softmax_dim0", {S({3, 5})}, [](L in) { return softmax(in[0], 0); });

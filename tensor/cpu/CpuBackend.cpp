@@ -23,6 +23,7 @@
 #include "tensor/Dispatch.h"
 #include "tensor/Random.h"
 #include "tensor/Tensor.h"
+#include "tensor/cpu/ConvKernels.h"
 #include "tensor/cpu/Loops.h"
 
 namespace ember {
@@ -687,6 +688,70 @@ class CpuBackend : public Backend {
           out[od[i] + v * wd.stride] += s[os[i]];
         }
       }
+    });
+  }
+
+  // Conv nets: tensor/cpu/ConvKernels.cpp.
+  void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override {
+    dispatch_float(t, "conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::conv2d<T>(g, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
+    });
+  }
+  void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) override {
+    dispatch_float(t, "conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::conv2d_backward_input<T>(g, static_cast<const T*>(gy), static_cast<const T*>(w), static_cast<T*>(gx));
+    });
+  }
+  void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) override {
+    dispatch_float(t, "conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::conv2d_backward_weight<T>(g, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<T*>(gw));
+    });
+  }
+  void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) override {
+    dispatch_float(t, is_max ? "max_pool2d" : "avg_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::pool2d<T>(is_max, g, static_cast<const T*>(x), static_cast<T*>(y), argmax);
+    });
+  }
+  void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
+                       void* gx) override {
+    dispatch_float(t, is_max ? "max_pool2d" : "avg_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::pool2d_backward<T>(is_max, g, static_cast<const T*>(gy), argmax, static_cast<T*>(gx));
+    });
+  }
+  void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) override {
+    dispatch_float(t, "batch_norm", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::channel_stats<T>(n, c, s, static_cast<const T*>(x), static_cast<T*>(mean), static_cast<T*>(var));
+    });
+  }
+  void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
+                      void* y) override {
+    dispatch_float(t, "batch_norm", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::channel_affine<T>(n, c, s, static_cast<const T*>(x), static_cast<const T*>(scale),
+                             static_cast<const T*>(shift), static_cast<T*>(y));
+    });
+  }
+  void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
+                         void* sum_gy, void* sum_gy_xmu) override {
+    dispatch_float(t, "batch_norm", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::channel_grad_sums<T>(n, c, s, static_cast<const T*>(gy), static_cast<const T*>(x),
+                                static_cast<const T*>(mean), static_cast<T*>(sum_gy), static_cast<T*>(sum_gy_xmu));
+    });
+  }
+  void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                                 const void* mean, const void* a, const void* b, const void* k, void* gx) override {
+    dispatch_float(t, "batch_norm", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::batch_norm_backward_input<T>(n, c, s, static_cast<const T*>(gy), static_cast<const T*>(x),
+                                        static_cast<const T*>(mean), static_cast<const T*>(a),
+                                        static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
     });
   }
 

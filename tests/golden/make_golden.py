@@ -659,6 +659,68 @@ def composite():
 
 
 # ---------------------------------------------------------------------------
+# Conv nets: conv2d, pooling, batch norm (NCHW)
+def convnet():
+    fam = "convnet"
+    case(fam, "conv2d_pad1", "F.conv2d(x [2,3,6,6], w [4,3,3,3], b [4], padding=1)",
+         lambda x, w, b: F.conv2d(x, w, b, padding=1), {"x": randn(2, 3, 6, 6), "w": randn(4, 3, 3, 3), "b": randn(4)})
+    case(fam, "conv2d_stem", "F.conv2d(x [2,3,12,12], w [5,3,7,7], stride=2, padding=3)",
+         lambda x, w: F.conv2d(x, w, stride=2, padding=3), {"x": randn(2, 3, 12, 12), "w": randn(5, 3, 7, 7, scale=0.2)})
+    case(fam, "conv2d_groups_dilation", "F.conv2d(x [2,4,7,7], w [6,2,3,3], b, stride=(1,2), padding=(2,1), dilation=2, groups=2)",
+         lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=(2, 1), dilation=2, groups=2),
+         {"x": randn(2, 4, 7, 7), "w": randn(6, 2, 3, 3), "b": randn(6)})
+    case(fam, "conv2d_1x1_stride2", "F.conv2d(x [2,4,6,6], w [8,4,1,1], stride=2)",
+         lambda x, w: F.conv2d(x, w, stride=2), {"x": randn(2, 4, 6, 6), "w": randn(8, 4, 1, 1)})
+    case(fam, "conv2d_1x1", "F.conv2d(x [2,4,3,5], w [6,4,1,1], b)",
+         lambda x, w, b: F.conv2d(x, w, b), {"x": randn(2, 4, 3, 5), "w": randn(6, 4, 1, 1), "b": randn(6)})
+    case(fam, "conv2d_frozen_weight", "F.conv2d(x [2,3,5,5], w [4,3,3,3], padding=1), w without grad",
+         lambda x, w: F.conv2d(x, w, padding=1), {"x": randn(2, 3, 5, 5), "w": randn(4, 3, 3, 3)}, no_grad=("w",))
+    case(fam, "max_pool2d_3_2_1", "F.max_pool2d(x [2,3,8,8], 3, 2, 1)",
+         lambda x: F.max_pool2d(x, 3, 2, 1), {"x": randn(2, 3, 8, 8)})
+    case(fam, "max_pool2d_ceil", "F.max_pool2d(x [1,2,7,6], (2,3), 2, (1,1), ceil_mode=True)",
+         lambda x: F.max_pool2d(x, (2, 3), 2, (1, 1), ceil_mode=True), {"x": randn(1, 2, 7, 6)})
+    case(fam, "avg_pool2d_2", "F.avg_pool2d(x [2,3,6,7], 2)", lambda x: F.avg_pool2d(x, 2), {"x": randn(2, 3, 6, 7)})
+    case(fam, "avg_pool2d_pad_ceil", "F.avg_pool2d(x [1,2,5,6], 3, 2, 1, ceil_mode=True)",
+         lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True), {"x": randn(1, 2, 5, 6)})
+    case(fam, "avg_pool2d_no_count_pad", "F.avg_pool2d(x [1,2,5,6], 3, 2, 1, count_include_pad=False)",
+         lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), {"x": randn(1, 2, 5, 6)})
+    case(fam, "adaptive_avg_pool2d_3x2", "F.adaptive_avg_pool2d(x [2,3,5,7], (3,2))",
+         lambda x: F.adaptive_avg_pool2d(x, (3, 2)), {"x": randn(2, 3, 5, 7)})
+    case(fam, "adaptive_avg_pool2d_1", "F.adaptive_avg_pool2d(x [2,3,2,2], 1)",
+         lambda x: F.adaptive_avg_pool2d(x, 1), {"x": randn(2, 3, 2, 2)})
+    case(fam, "adaptive_max_pool2d_1", "F.adaptive_max_pool2d(x [2,3,2,2], 1)",
+         lambda x: F.adaptive_max_pool2d(x, 1), {"x": randn(2, 3, 2, 2)})
+    case(fam, "adaptive_max_pool2d_3", "F.adaptive_max_pool2d(x [1,2,7,5], 3)",
+         lambda x: F.adaptive_max_pool2d(x, 3), {"x": randn(1, 2, 7, 5)})
+
+    def bn_train(x, w, b, rm, rv):  # updates copies: the stored inputs stay as given
+        rm, rv = rm.clone(), rv.clone()
+        y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-5)
+        return y, rm.clone(), rv.clone()
+    case(fam, "batch_norm2d_train", "F.batch_norm(x [4,3,3,2], rm, rv, w, b, training=True) and the updated rm, rv",
+         bn_train, {"x": randn(4, 3, 3, 2, scale=2.0), "w": positive(3), "b": randn(3), "rm": randn(3), "rv": positive(3)},
+         no_grad=("rm", "rv"), out_names=["out", "running_mean", "running_var"])
+    case(fam, "batch_norm1d_train", "F.batch_norm(x [6,4], rm, rv, w, b, training=True) and the updated rm, rv",
+         bn_train, {"x": randn(6, 4), "w": positive(4), "b": randn(4), "rm": randn(4), "rv": positive(4)},
+         no_grad=("rm", "rv"), out_names=["out", "running_mean", "running_var"])
+    case(fam, "batch_norm2d_eval", "F.batch_norm(x [2,3,2,2], rm, rv, w, b, training=False)",
+         lambda x, w, b, rm, rv: F.batch_norm(x, rm, rv, w, b, training=False),
+         {"x": randn(2, 3, 2, 2), "w": positive(3), "b": randn(3), "rm": randn(3), "rv": positive(3)}, no_grad=("rm", "rv"))
+
+    def stem(x, w1, g1, b1, rm, rv, wl, bl, t):
+        rm, rv = rm.clone(), rv.clone()
+        h = F.conv2d(x, w1, stride=2, padding=3)
+        h = F.batch_norm(h, rm, rv, g1, b1, training=True).relu()
+        h = F.max_pool2d(h, 3, 2, 1)
+        h = torch.cat([F.adaptive_max_pool2d(h, 1), F.adaptive_avg_pool2d(h, 1)], 1).flatten(1)
+        return F.cross_entropy(F.linear(h, wl, bl), t)
+    case(fam, "resnet_stem_ce", "conv 7x7/2 -> BN(train) -> relu -> maxpool 3/2 -> concat pool -> linear -> CE", stem,
+         {"x": randn(4, 3, 16, 16), "w1": randn(6, 3, 7, 7, scale=0.1), "g1": positive(6), "b1": randn(6),
+          "rm": randn(6), "rv": positive(6), "wl": randn(5, 12), "bl": randn(5), "t": ints(0, 5, 4)},
+         no_grad=("rm", "rv"))
+
+
+# ---------------------------------------------------------------------------
 def main():
     elementwise()
     reduce()
@@ -668,6 +730,7 @@ def main():
     index()
     shape()
     composite()
+    convnet()
     os.makedirs(OUT_DIR, exist_ok=True)
     total, count = 0, 0
     for fam, cases in FILES.items():

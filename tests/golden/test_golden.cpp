@@ -59,6 +59,17 @@ class Args {
 
 using CaseFn = std::function<TensorList(const Args&)>;
 
+Conv2dParams conv_params(Size2 stride, Size2 pad, Size2 dil = {1, 1}, int64_t groups = 1) {
+  Conv2dParams p;
+  p.stride = stride, p.padding = pad, p.dilation = dil, p.groups = groups;
+  return p;
+}
+Pool2dParams pool_params(Size2 k, Size2 s, Size2 p, bool ceil = false, bool count_pad = true) {
+  Pool2dParams o;
+  o.kernel = k, o.stride = s, o.padding = p, o.ceil_mode = ceil, o.count_include_pad = count_pad;
+  return o;
+}
+
 // A case that returns one tensor: EXPR(a["x"].exp())
 #define EXPR(...) [](const Args& a) -> TensorList { return {__VA_ARGS__}; }
 
@@ -434,6 +445,40 @@ const std::map<std::string, CaseFn>& golden_table() {
          return {(x - mu) / (var + 1e-5).sqrt() * a["g"] + a["b"]};
        }},
       {"logits_stats", EXPR(cat({a["x"].max({1}, true), a["x"].logsumexp({1}, true), a["x"].mean({1}, true)}, 1))},
+
+      // --- conv nets ---
+      {"conv2d_pad1", EXPR(conv2d(a["x"], a["w"], a["b"], conv_params({1, 1}, {1, 1})))},
+      {"conv2d_stem", EXPR(conv2d(a["x"], a["w"], Tensor(), conv_params({2, 2}, {3, 3})))},
+      {"conv2d_groups_dilation", EXPR(conv2d(a["x"], a["w"], a["b"], conv_params({1, 2}, {2, 1}, {2, 2}, 2)))},
+      {"conv2d_1x1_stride2", EXPR(conv2d(a["x"], a["w"], Tensor(), conv_params({2, 2}, {0, 0})))},
+      {"conv2d_1x1", EXPR(conv2d(a["x"], a["w"], a["b"]))},
+      {"conv2d_frozen_weight", EXPR(conv2d(a["x"], a["w"], Tensor(), conv_params({1, 1}, {1, 1})))},
+      {"max_pool2d_3_2_1", EXPR(max_pool2d(a["x"], pool_params({3, 3}, {2, 2}, {1, 1})))},
+      {"max_pool2d_ceil", EXPR(max_pool2d(a["x"], pool_params({2, 3}, {2, 2}, {1, 1}, true)))},
+      {"avg_pool2d_2", EXPR(avg_pool2d(a["x"], pool_params({2, 2}, {0, 0}, {0, 0})))},
+      {"avg_pool2d_pad_ceil", EXPR(avg_pool2d(a["x"], pool_params({3, 3}, {2, 2}, {1, 1}, true)))},
+      {"avg_pool2d_no_count_pad", EXPR(avg_pool2d(a["x"], pool_params({3, 3}, {2, 2}, {1, 1}, false, false)))},
+      {"adaptive_avg_pool2d_3x2", EXPR(adaptive_avg_pool2d(a["x"], {3, 2}))},
+      {"adaptive_avg_pool2d_1", EXPR(adaptive_avg_pool2d(a["x"], {1, 1}))},
+      {"adaptive_max_pool2d_1", EXPR(adaptive_max_pool2d(a["x"], {1, 1}))},
+      {"adaptive_max_pool2d_3", EXPR(adaptive_max_pool2d(a["x"], {3, 3}))},
+      {"batch_norm2d_train", [](const Args& a) -> TensorList {
+         Tensor rm = a["rm"].clone(), rv = a["rv"].clone();
+         return {batch_norm(a["x"], a["w"], a["b"], rm, rv, true), rm, rv};
+       }},
+      {"batch_norm1d_train", [](const Args& a) -> TensorList {
+         Tensor rm = a["rm"].clone(), rv = a["rv"].clone();
+         return {batch_norm(a["x"], a["w"], a["b"], rm, rv, true), rm, rv};
+       }},
+      {"batch_norm2d_eval", EXPR(batch_norm(a["x"], a["w"], a["b"], a["rm"], a["rv"], false))},
+      {"resnet_stem_ce", [](const Args& a) -> TensorList {
+         Tensor rm = a["rm"].clone(), rv = a["rv"].clone();
+         Tensor h = conv2d(a["x"], a["w1"], Tensor(), conv_params({2, 2}, {3, 3}));
+         h = batch_norm(h, a["g1"], a["b1"], rm, rv, true).relu();
+         h = max_pool2d(h, pool_params({3, 3}, {2, 2}, {1, 1}));
+         h = cat({adaptive_max_pool2d(h, {1, 1}), adaptive_avg_pool2d(h, {1, 1})}, 1).flatten(1);
+         return {cross_entropy(linear(h, a["wl"], a["bl"]), a["t"])};
+       }},
   };
   return table;
 }

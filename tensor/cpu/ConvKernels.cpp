@@ -1,0 +1,377 @@
+// tensor/cpu/ConvKernels.cpp: convolution (im2col + OpenBLAS), pooling and batch-norm
+// kernels for the CPU backend. See ConvKernels.h for the layout.
+#include "tensor/cpu/ConvKernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "tensor/cpu/Loops.h"
+
+namespace ember {
+namespace cpu {
+namespace {
+
+// A per-thread scratch buffer that only grows (no zeroing, no page faults once warm).
+template <class T>
+T* scratch(int slot, int64_t count) {
+  struct Buf {
+    std::unique_ptr<char[]> p;
+    int64_t bytes = 0;
+  };
+  thread_local Buf bufs[3];
+  Buf& b = bufs[slot];
+  const int64_t need = count * static_cast<int64_t>(sizeof(T));
+  if (need > b.bytes) {
+    b.p.reset(new char[static_cast<size_t>(need)]);
+    b.bytes = need;
+  }
+  return reinterpret_cast<T*>(b.p.get());
+}
+
+// Images per chunk so that the column buffer stays under ~64 MiB.
+int64_t chunk_images(const ConvGeom& g, int64_t col_rows, size_t elem) {
+  const int64_t per_image = std::max<int64_t>(1, col_rows * g.oh * g.ow * static_cast<int64_t>(elem));
+  return std::clamp<int64_t>((int64_t{64} << 20) / per_image, 1, g.n);
+}
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+// col [cg*kh*kw, nb*oh*ow] from images [n0, n0 + nb) and channels [c0, c0 + cg) of x.
+template <class T>
+void im2col(const ConvGeom& g, const T* x, int64_t n0, int64_t nb, int64_t c0, int64_t cg, T* col) {
+  const int64_t P = g.oh * g.ow, rows = cg * g.kh * g.kw, cols = nb * P;
+#pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t ci = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
+    T* out = col + r * cols;
+    for (int64_t b = 0; b < nb; ++b) {
+      const T* plane = x + ((n0 + b) * g.c + c0 + ci) * g.h * g.w;
+      for (int64_t oh = 0; oh < g.oh; ++oh, out += g.ow) {
+        const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+        if (ih < 0 || ih >= g.h) {
+          std::fill(out, out + g.ow, T(0));
+          continue;
+        }
+        const T* row = plane + ih * g.w;
+        const int64_t off = j * g.dw - g.pw;  // iw = ow * sw + off
+        // Valid ow: 0 <= ow*sw + off < w.
+        const int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
+        const int64_t hi = std::max(lo, std::min(g.ow, g.w - off > 0 ? (g.w - off + g.sw - 1) / g.sw : 0));
+        std::fill(out, out + lo, T(0));
+        if (g.sw == 1) std::memcpy(out + lo, row + lo + off, static_cast<size_t>(hi - lo) * sizeof(T));
+        else
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow] = row[ow * g.sw + off];
+        std::fill(out + hi, out + g.ow, T(0));
+      }
+    }
+  }
+}
+
+// gx[images n0.., channels c0..] += col2im(col): the adjoint of im2col.
+template <class T>
+void col2im(const ConvGeom& g, const T* col, int64_t n0, int64_t nb, int64_t c0, int64_t cg, T* gx) {
+  const int64_t P = g.oh * g.ow, cols = nb * P, kk = g.kh * g.kw;
+  // One thread per (image, channel) plane: the kh*kw rows of a channel all land in its plane.
+#pragma omp parallel for collapse(2) if (cg * kk * cols >= 2 * kParallelGrain) schedule(static)
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t ci = 0; ci < cg; ++ci) {
+      T* plane = gx + ((n0 + b) * g.c + c0 + ci) * g.h * g.w;
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const T* in = col + ((ci * g.kh + i) * g.kw + j) * cols + b * P;
+          const int64_t off = j * g.dw - g.pw;
+          const int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
+          const int64_t hi = std::max(lo, std::min(g.ow, g.w - off > 0 ? (g.w - off + g.sw - 1) / g.sw : 0));
+          for (int64_t oh = 0; oh < g.oh; ++oh, in += g.ow) {
+            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+            if (ih < 0 || ih >= g.h) continue;
+            T* row = plane + ih * g.w;  // row[ow * sw + off] += in[ow] for the valid ow
+            if (g.sw == 1) {
+              T* r = row + lo + off;
+              const T* c = in + lo;
+#pragma omp simd
+              for (int64_t o = 0; o < hi - lo; ++o) r[o] += c[o];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) row[ow * g.sw + off] += in[ow];
+            }
+          }
+        }
+    }
+}
+
+// NCHW block [nb, kg channels at k0, P] <-> matrix [kg, nb * P].
+template <class T>
+void nchw_to_rows(const ConvGeom& g, const T* y, int64_t n0, int64_t nb, int64_t k0, int64_t kg, T* m) {
+  const int64_t P = g.oh * g.ow;
+#pragma omp parallel for collapse(2) if (kg * nb * P >= 2 * kParallelGrain) schedule(static)
+  for (int64_t k = 0; k < kg; ++k)
+    for (int64_t b = 0; b < nb; ++b)
+      std::memcpy(m + (k * nb + b) * P, y + ((n0 + b) * g.k + k0 + k) * P, static_cast<size_t>(P) * sizeof(T));
+}
+template <class T>
+void rows_to_nchw(const ConvGeom& g, const T* m, int64_t n0, int64_t nb, int64_t k0, int64_t kg, T* y) {
+  const int64_t P = g.oh * g.ow;
+#pragma omp parallel for collapse(2) if (kg * nb * P >= 2 * kParallelGrain) schedule(static)
+  for (int64_t k = 0; k < kg; ++k)
+    for (int64_t b = 0; b < nb; ++b)
+      std::memcpy(y + ((n0 + b) * g.k + k0 + k) * P, m + (k * nb + b) * P, static_cast<size_t>(P) * sizeof(T));
+}
+
+// A 1x1 convolution with stride 1 and no padding reads x as it is: no im2col.
+bool is_pointwise(const ConvGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// Runs body(n0, nb, c0, cg, k0, kg) over image chunks and groups.
+template <class F>
+void for_chunks(const ConvGeom& g, size_t elem, F&& body) {
+  const int64_t cg = g.c / g.groups, kg = g.k / g.groups;
+  const int64_t chunk = chunk_images(g, cg * g.kh * g.kw + kg, elem);
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk)
+    for (int64_t grp = 0; grp < g.groups; ++grp) body(n0, std::min(chunk, g.n - n0), grp * cg, cg, grp * kg, kg);
+}
+
+}  // namespace
+
+template <class T>
+void conv2d(const ConvGeom& g, const T* x, const T* w, T* y) {
+  const int64_t P = g.oh * g.ow;
+  const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
+  if (is_pointwise(g) && g.groups == 1) {  // y[n] = w @ x[n], straight into NCHW
+    for (int64_t b = 0; b < g.n; ++b) gemm(false, false, g.k, P, g.c, T(1), w, g.c, x + b * g.c * P, P, T(0), y + b * g.k * P, P);
+    return;
+  }
+  for_chunks(g, sizeof(T), [&](int64_t n0, int64_t nb, int64_t c0, int64_t cg, int64_t k0, int64_t kg) {
+    T* col = scratch<T>(0, wsize * nb * P);
+    T* out = scratch<T>(1, kg * nb * P);
+    im2col(g, x, n0, nb, c0, cg, col);
+    gemm(false, false, kg, nb * P, wsize, T(1), w + k0 * wsize, wsize, col, nb * P, T(0), out, nb * P);
+    rows_to_nchw(g, out, n0, nb, k0, kg, y);
+  });
+}
+
+template <class T>
+void conv2d_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const int64_t P = g.oh * g.ow;
+  const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
+  if (is_pointwise(g) && g.groups == 1) {  // gx[n] = w^T @ gy[n]
+    for (int64_t b = 0; b < g.n; ++b) gemm(true, false, g.c, P, g.k, T(1), w, g.c, gy + b * g.k * P, P, T(0), gx + b * g.c * P, P);
+    return;
+  }
+  std::fill(gx, gx + g.n * g.c * g.h * g.w, T(0));
+  for_chunks(g, sizeof(T), [&](int64_t n0, int64_t nb, int64_t c0, int64_t cg, int64_t k0, int64_t kg) {
+    T* rows = scratch<T>(1, kg * nb * P);
+    T* col = scratch<T>(0, wsize * nb * P);
+    nchw_to_rows(g, gy, n0, nb, k0, kg, rows);
+    gemm(true, false, wsize, nb * P, kg, T(1), w + k0 * wsize, wsize, rows, nb * P, T(0), col, nb * P);
+    col2im(g, col, n0, nb, c0, cg, gx);
+  });
+}
+
+template <class T>
+void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const int64_t P = g.oh * g.ow;
+  const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
+  if (is_pointwise(g) && g.groups == 1) {  // gw = sum_n gy[n] @ x[n]^T
+    for (int64_t b = 0; b < g.n; ++b)
+      gemm(false, true, g.k, g.c, P, T(1), gy + b * g.k * P, P, x + b * g.c * P, P, b ? T(1) : T(0), gw, g.c);
+    if (g.n == 0) std::fill(gw, gw + g.k * g.c, T(0));
+    return;
+  }
+  std::fill(gw, gw + g.k * wsize, T(0));
+  for_chunks(g, sizeof(T), [&](int64_t n0, int64_t nb, int64_t c0, int64_t cg, int64_t k0, int64_t kg) {
+    T* rows = scratch<T>(1, kg * nb * P);
+    T* col = scratch<T>(0, wsize * nb * P);
+    nchw_to_rows(g, gy, n0, nb, k0, kg, rows);
+    im2col(g, x, n0, nb, c0, cg, col);
+    gemm(false, true, kg, wsize, nb * P, T(1), rows, nb * P, col, nb * P, T(1), gw + k0 * wsize, wsize);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Pooling
+
+namespace {
+struct Window {
+  int64_t lo, hi, size;  // clipped [lo, hi) and the divisor for avg
+};
+Window window(bool adaptive, int64_t i, int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad) {
+  if (adaptive) {
+    const int64_t lo = (i * in) / out, hi = ((i + 1) * in + out - 1) / out;
+    return {lo, hi, hi - lo};
+  }
+  int64_t lo = i * s - p, hi = std::min(lo + k, in + p);
+  const int64_t padded = hi - lo;
+  lo = std::max<int64_t>(lo, 0);
+  hi = std::min(hi, in);
+  return {lo, hi, count_pad ? padded : hi - lo};
+}
+}  // namespace
+
+template <class T>
+void pool2d(bool is_max, const PoolGeom& g, const T* x, T* y, int64_t* argmax) {
+#pragma omp parallel for if (g.n * g.c * g.h * g.w >= 2 * kParallelGrain) schedule(static)
+  for (int64_t plane = 0; plane < g.n * g.c; ++plane) {
+    const T* in = x + plane * g.h * g.w;
+    T* out = y + plane * g.oh * g.ow;
+    int64_t* am = is_max ? argmax + plane * g.oh * g.ow : nullptr;
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      const Window wh = window(g.adaptive, oh, g.h, g.oh, g.kh, g.sh, g.ph, g.count_include_pad);
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const Window ww = window(g.adaptive, ow, g.w, g.ow, g.kw, g.sw, g.pw, g.count_include_pad);
+        if (is_max) {
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t at = wh.lo * g.w + ww.lo;
+          for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
+            for (int64_t iw = ww.lo; iw < ww.hi; ++iw) {
+              const T v = in[ih * g.w + iw];
+              if (v > best || std::isnan(v)) {  // NaN wins and stays, as in PyTorch
+                best = v;
+                at = ih * g.w + iw;
+                if (std::isnan(v)) goto done;
+              }
+            }
+        done:
+          out[oh * g.ow + ow] = best;
+          am[oh * g.ow + ow] = at;
+        } else {
+          T sum = 0;
+          for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
+            for (int64_t iw = ww.lo; iw < ww.hi; ++iw) sum += in[ih * g.w + iw];
+          out[oh * g.ow + ow] = sum / static_cast<T>(std::max<int64_t>(1, wh.size * ww.size));
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void pool2d_backward(bool is_max, const PoolGeom& g, const T* gy, const int64_t* argmax, T* gx) {
+#pragma omp parallel for if (g.n * g.c * g.h * g.w >= 2 * kParallelGrain) schedule(static)
+  for (int64_t plane = 0; plane < g.n * g.c; ++plane) {
+    T* out = gx + plane * g.h * g.w;
+    const T* in = gy + plane * g.oh * g.ow;
+    std::fill(out, out + g.h * g.w, T(0));
+    if (is_max) {
+      const int64_t* am = argmax + plane * g.oh * g.ow;
+      for (int64_t i = 0; i < g.oh * g.ow; ++i) out[am[i]] += in[i];
+      continue;
+    }
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      const Window wh = window(g.adaptive, oh, g.h, g.oh, g.kh, g.sh, g.ph, g.count_include_pad);
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const Window ww = window(g.adaptive, ow, g.w, g.ow, g.kw, g.sw, g.pw, g.count_include_pad);
+        const T v = in[oh * g.ow + ow] / static_cast<T>(std::max<int64_t>(1, wh.size * ww.size));
+        for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
+          for (int64_t iw = ww.lo; iw < ww.hi; ++iw) out[ih * g.w + iw] += v;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Batch norm. Sums run in double: a channel of a 64-image batch holds 10^5+ values.
+
+template <class T>
+void channel_stats(int64_t n, int64_t c, int64_t s, const T* x, T* mean, T* var) {
+  const double count = static_cast<double>(std::max<int64_t>(1, n * s));
+#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double sum = 0;
+    for (int64_t b = 0; b < n; ++b) {
+      const T* p = x + (b * c + ch) * s;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < s; ++i) sum += p[i];
+    }
+    const double m = sum / count;
+    double sq = 0;
+    for (int64_t b = 0; b < n; ++b) {
+      const T* p = x + (b * c + ch) * s;
+#pragma omp simd reduction(+ : sq)
+      for (int64_t i = 0; i < s; ++i) sq += (p[i] - m) * (p[i] - m);
+    }
+    mean[ch] = static_cast<T>(m);
+    var[ch] = static_cast<T>(sq / count);
+  }
+}
+
+template <class T>
+void channel_affine(int64_t n, int64_t c, int64_t s, const T* x, const T* scale, const T* shift, T* y) {
+#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    const T a = scale[plane % c], b = shift[plane % c];
+    const T* p = x + plane * s;
+    T* q = y + plane * s;
+#pragma omp simd
+    for (int64_t i = 0; i < s; ++i) q[i] = p[i] * a + b;
+  }
+}
+
+template <class T>
+void channel_grad_sums(int64_t n, int64_t c, int64_t s, const T* gy, const T* x, const T* mean, T* sum_gy, T* sum_gy_xmu) {
+#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double a = 0, b = 0;
+    const T m = mean[ch];
+    for (int64_t bi = 0; bi < n; ++bi) {
+      const T* g = gy + (bi * c + ch) * s;
+      const T* p = x + (bi * c + ch) * s;
+#pragma omp simd reduction(+ : a, b)
+      for (int64_t i = 0; i < s; ++i) {
+        a += g[i];
+        b += g[i] * (p[i] - m);
+      }
+    }
+    sum_gy[ch] = static_cast<T>(a);
+    sum_gy_xmu[ch] = static_cast<T>(b);
+  }
+}
+
+template <class T>
+void batch_norm_backward_input(int64_t n, int64_t c, int64_t s, const T* gy, const T* x, const T* mean, const T* a,
+                               const T* b, const T* k, T* gx) {
+#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    const int64_t ch = plane % c;
+    const T m = mean[ch], aa = a[ch], bb = b[ch], kk = k[ch];
+    const T* g = gy + plane * s;
+    const T* p = x + plane * s;
+    T* q = gx + plane * s;
+#pragma omp simd
+    for (int64_t i = 0; i < s; ++i) q[i] = (g[i] - aa - (p[i] - m) * bb) * kk;
+  }
+}
+
+#define EMBER_CONV_KERNELS(T)                                                                                      \
+  template void conv2d<T>(const ConvGeom&, const T*, const T*, T*);                                                \
+  template void conv2d_backward_input<T>(const ConvGeom&, const T*, const T*, T*);                                 \
+  template void conv2d_backward_weight<T>(const ConvGeom&, const T*, const T*, T*);                                \
+  template void pool2d<T>(bool, const PoolGeom&, const T*, T*, int64_t*);                                          \
+  template void pool2d_backward<T>(bool, const PoolGeom&, const T*, const int64_t*, T*);                           \
+  template void channel_stats<T>(int64_t, int64_t, int64_t, const T*, T*, T*);                                     \
+  template void channel_affine<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*);                    \
+  template void channel_grad_sums<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*, T*);             \
+  template void batch_norm_backward_input<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,    \
+                                             const T*, const T*, T*);
+EMBER_CONV_KERNELS(float)
+EMBER_CONV_KERNELS(double)
+#undef EMBER_CONV_KERNELS
+
+}  // namespace cpu
+}  // namespace ember
