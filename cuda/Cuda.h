@@ -1,5 +1,5 @@
 // cuda/Cuda.h: what the CUDA backend shows outside cuda/: memory statistics of the
-// caching allocator, and the CUDA_CHECK / CUBLAS_CHECK macros.
+// caching allocator, and the CUDA_CHECK / CUBLAS_CHECK / CUDNN_CHECK macros.
 //
 // This header is plain C++ (no CUDA headers), so tests and programs compiled by the
 // host compiler can include it. The backend itself is reached through
@@ -8,8 +8,9 @@
 // Environment switches read by the backend:
 //   EMBER_CUDA_SYNC=1   synchronise after every kernel, so an asynchronous error
 //                       (an illegal address, say) names the op that caused it
-//   EMBER_TF32=1        let cuBLAS use TF32 tensor cores for f32 matmul (off by
-//                       default: results then match the CPU to ~1e-6, not ~1e-3)
+//   EMBER_TF32=1        let cuBLAS (f32 matmul) and cuDNN (f32 convolution) use TF32
+//                       tensor cores (off by default: results then match the CPU to
+//                       ~1e-6, not ~1e-3)
 #pragma once
 
 #include <cstddef>
@@ -45,12 +46,13 @@ void synchronize(int device = 0);
 namespace detail {
 [[noreturn]] void throw_cuda_error(int code, const char* expr, const char* file, int line);
 [[noreturn]] void throw_cublas_error(int code, const char* expr, const char* file, int line);
+[[noreturn]] void throw_cudnn_error(int code, const char* expr, const char* file, int line);
 }  // namespace detail
 
 }  // namespace cuda
 }  // namespace ember
 
-// cudaSuccess and CUBLAS_STATUS_SUCCESS are both 0.
+// cudaSuccess, CUBLAS_STATUS_SUCCESS and CUDNN_STATUS_SUCCESS are all 0.
 #define CUDA_CHECK(expr)                                                                   \
   do {                                                                                     \
     const int ember_cuda_status_ = static_cast<int>(expr);                                 \
@@ -63,4 +65,13 @@ namespace detail {
     const int ember_cublas_status_ = static_cast<int>(expr);                                 \
     if (ember_cublas_status_ != 0)                                                           \
       ::ember::cuda::detail::throw_cublas_error(ember_cublas_status_, #expr, __FILE__, __LINE__); \
+  } while (0)
+
+// "cuDNN error: cudnnConvolutionForward(...) failed at cuda/ConvNet.cu:210:
+//  CUDNN_STATUS_NOT_SUPPORTED (<cuDNN's own message for the last failure>)"
+#define CUDNN_CHECK(expr)                                                                   \
+  do {                                                                                      \
+    const int ember_cudnn_status_ = static_cast<int>(expr);                                 \
+    if (ember_cudnn_status_ != 0)                                                           \
+      ::ember::cuda::detail::throw_cudnn_error(ember_cudnn_status_, #expr, __FILE__, __LINE__); \
   } while (0)

@@ -4,14 +4,16 @@
 //   device_count()    0 when there is no driver or no device; never throws
 //
 // What is here: the caching allocator, error helpers, host<->device copies, gemm
-// through cuBLAS, gather/scatter_add and random. Elementwise kernels are in
-// cuda/Elementwise.cu, reductions and softmax in cuda/Reduce.cu (cuda/Launch.h).
+// through cuBLAS, gather/scatter_add, random, and the device's cuBLAS and cuDNN
+// handles. Elementwise kernels are in cuda/Elementwise.cu, reductions and softmax in
+// cuda/Reduce.cu, convolution, pooling and batch norm in cuda/ConvNet.cu (cuda/Launch.h).
 //
 // Every op runs on the legacy default stream of its device, so kernels run in the
 // order they are issued, and cudaMemcpy to the host waits for them. That is what
 // lets the allocator hand a freed block to the next op at once.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 #include <algorithm>
 #include <climits>
@@ -47,12 +49,25 @@ void throw_cublas_error(int code, const char* expr, const char* file, int line) 
              cublasGetStatusString(static_cast<cublasStatus_t>(code)));
 }
 
+void throw_cudnn_error(int code, const char* expr, const char* file, int line) {
+  char why[512] = {};
+  cudnnGetLastErrorString(why, sizeof why);  // cuDNN's own account of this thread's last failure
+  EMBER_FAIL("cuDNN error: ", expr, " failed at ", file, ":", line, ": ",
+             cudnnGetErrorString(static_cast<cudnnStatus_t>(code)), why[0] ? " (" : "", why, why[0] ? ")" : "");
+}
+
 namespace {
 bool env_on(const char* name) {
   const char* v = std::getenv(name);
   return v && *v && std::string(v) != "0";
 }
 }  // namespace
+
+// TF32 rounds f32 inputs to 10 mantissa bits: faster, but ~1e-3 relative error.
+bool tf32_enabled() {
+  static const bool on = env_on("EMBER_TF32");
+  return on;
+}
 
 unsigned int blocks_for(int64_t n, int threads) {
   const int64_t blocks = (n + threads - 1) / threads;
@@ -433,16 +448,72 @@ class CudaBackend : public Backend {
     detail::after_launch("random");
   }
 
+  // Conv nets: convolutions through cuDNN, pooling and batch norm by cuda/ConvNet.cu's kernels.
+  void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override {
+    activate();
+    detail::conv2d(dnn(), t, g, x, w, y);
+  }
+  void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) override {
+    activate();
+    detail::conv2d_backward_input(dnn(), t, g, gy, w, gx);
+  }
+  void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) override {
+    activate();
+    detail::conv2d_backward_weight(dnn(), t, g, gy, x, gw);
+  }
+  void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) override {
+    activate();
+    detail::pool2d(t, is_max, g, x, y, argmax);
+  }
+  void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
+                       void* gx) override {
+    activate();
+    detail::pool2d_backward(t, is_max, g, gy, argmax, gx);
+  }
+  void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) override {
+    activate();
+    detail::channel_stats(t, n, c, s, x, mean, var);
+  }
+  void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
+                      void* y) override {
+    activate();
+    detail::channel_affine(t, n, c, s, x, scale, shift, y);
+  }
+  void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
+                         void* sum_gy, void* sum_gy_xmu) override {
+    activate();
+    detail::channel_grad_sums(t, n, c, s, gy, x, mean, sum_gy, sum_gy_xmu);
+  }
+  void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                                 const void* mean, const void* a, const void* b, const void* k, void* gx) override {
+    activate();
+    detail::batch_norm_backward_input(t, n, c, s, gy, x, mean, a, b, k, gx);
+  }
+
  private:
   cublasHandle_t blas() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!blas_) {
       CUBLAS_CHECK(cublasCreate(&blas_));
-      // TF32 rounds f32 inputs to 10 mantissa bits: faster, but ~1e-3 relative error.
-      static const bool tf32 = detail::env_on("EMBER_TF32");
-      CUBLAS_CHECK(cublasSetMathMode(blas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+      CUBLAS_CHECK(cublasSetMathMode(blas_, detail::tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     }
     return blas_;
+  }
+
+  // One cuDNN handle per device, made on first use (the device is current). Like every
+  // other op it runs on the legacy default stream, so cuDNN's kernels, Ember's kernels and
+  // the allocator's block reuse stay in issue order.
+  cudnnHandle_t dnn() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dnn_) {
+      const size_t have = cudnnGetVersion();
+      EMBER_CHECK(have / 10000 == CUDNN_MAJOR, "cuda:", index_, ": Ember was built with cuDNN ", CUDNN_MAJOR, ".",
+                  CUDNN_MINOR, " but loaded libcudnn ", have / 10000, ".", have / 100 % 100,
+                  " (check LD_LIBRARY_PATH; docs/gpu.md)");
+      CUDNN_CHECK(cudnnCreate(&dnn_));
+      CUDNN_CHECK(cudnnSetStream(dnn_, nullptr));
+    }
+    return dnn_;
   }
 
   unsigned long long* error_buffer() {
@@ -467,6 +538,7 @@ class CudaBackend : public Backend {
   CachingAllocator alloc_;
   std::mutex mu_;
   cublasHandle_t blas_ = nullptr;
+  cudnnHandle_t dnn_ = nullptr;
   unsigned long long* err_ = nullptr;
 };
 

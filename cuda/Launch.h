@@ -3,6 +3,8 @@
 //
 //   cuda/Elementwise.cu   copy, fill, unary, binary, where
 //   cuda/Reduce.cu        reduce, arg_reduce, softmax, softmax_backward
+//   cuda/ConvNet.cu       conv2d (+ backward, through cuDNN), pool2d (+ backward),
+//                         the batch-norm channel kernels
 //   cuda/CudaBackend.cu   the Backend class, allocator, gemm (cuBLAS), gather,
 //                         scatter_add, random, and the helpers declared here
 //
@@ -13,6 +15,10 @@
 #include <cstdint>
 
 #include "tensor/Backend.h"
+
+// cuDNN's handle type (cudnn_graph.h declares the same), so this header needs no cuDNN include.
+struct cudnnContext;
+typedef struct cudnnContext* cudnnHandle_t;
 
 namespace ember {
 namespace cuda {
@@ -26,6 +32,9 @@ unsigned int blocks_for(int64_t n, int threads = kThreads);
 // Checks the launch just made; with EMBER_CUDA_SYNC=1 also waits for it, so an
 // asynchronous fault is reported as "cuda: <op> failed: ...".
 void after_launch(const char* op);
+
+// EMBER_TF32=1 (read once): cuBLAS and cuDNN may use TF32 tensor cores for f32.
+bool tf32_enabled();
 
 // Scratch device memory from the caching allocator of the current backend.
 void* scratch_allocate(size_t nbytes);
@@ -44,6 +53,23 @@ void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim);
 void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols);
 void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
                       int64_t cols);
+
+// --- cuda/ConvNet.cu ----------------------------------------------------------
+// Convolutions run on `dnn`, the backend's cuDNN handle for the current device.
+void conv2d(cudnnHandle_t dnn, DType t, const ConvGeom& g, const void* x, const void* w, void* y);
+void conv2d_backward_input(cudnnHandle_t dnn, DType t, const ConvGeom& g, const void* gy, const void* w,
+                           void* gx);
+void conv2d_backward_weight(cudnnHandle_t dnn, DType t, const ConvGeom& g, const void* gy, const void* x,
+                            void* gw);
+void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax);
+void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax, void* gx);
+void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var);
+void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
+                    void* y);
+void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
+                       void* sum_gy, void* sum_gy_xmu);
+void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                               const void* mean, const void* a, const void* b, const void* k, void* gx);
 
 }  // namespace detail
 }  // namespace cuda
