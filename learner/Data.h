@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,6 +64,27 @@ std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, uint64_t epoch
 struct DataLoaders {
   std::shared_ptr<BatchSource> train, valid;
   std::vector<std::string> vocab;  // class names, index -> name (may be empty)
+  // fastai's after_batch: applied to every input batch on the Learner's device (training,
+  // get_preds, predict), e.g. ImageNet normalisation added by cnn_learner.
+  std::function<Tensor(const Tensor&)> after_batch;
+};
+
+// Any loader with BatchSource's four methods (size, start_epoch, next, n_items), held by
+// shared_ptr, as a BatchSource; learner/ stays independent of datasets/:
+//   auto train = std::make_shared<LoaderSource<ImageBatchLoader>>(
+//       std::make_shared<ImageBatchLoader>(cache, split.train, ImageLoaderOptions{}));
+template <class L>
+class LoaderSource : public BatchSource {
+ public:
+  explicit LoaderSource(std::shared_ptr<L> loader) : loader_(std::move(loader)) {}
+  size_t size() const override { return loader_->size(); }
+  void start_epoch(int epoch) override { loader_->start_epoch(epoch); }
+  bool next(Tensor& x, Tensor& y) override { return loader_->next(x, y); }
+  int64_t n_items() const override { return loader_->n_items(); }
+  L& loader() const { return *loader_; }
+
+ private:
+  std::shared_ptr<L> loader_;
 };
 
 }  // namespace learner
