@@ -1,7 +1,11 @@
-// nn/Conv.cpp: conv2d by im2col (see nn/Conv.h for the shapes).
+// nn/Conv.cpp: the Conv2d layer, and conv2d by im2col (see nn/Conv.h for the shapes).
 // Exercise 9 (conv2d by im2col) writes the bodies of im2col and conv2d_im2col.
 #include "nn/Conv.h"
 
+#include <cmath>
+#include <sstream>
+
+#include "nn/Init.h"
 #include "tensor/Error.h"
 
 namespace ember {
@@ -67,5 +71,53 @@ Tensor conv2d_im2col(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dOp
 }
 
 }  // namespace functional
+}  // namespace nn
+}  // namespace ember
+
+// ---------------------------------------------------------------------------
+// Conv2d (the layer)
+
+namespace ember {
+namespace nn {
+
+Conv2d::Conv2d(int64_t in, int64_t out, Size2 k, Options opt)
+    : Module("Conv2d"), in_channels(in), out_channels(out), kernel_size(k) {
+  EMBER_CHECK(in > 0 && out > 0 && k[0] > 0 && k[1] > 0 && opt.groups > 0, "Conv2d(", in, ", ", out, ", kernel_size=(",
+              k[0], ", ", k[1], "), groups=", opt.groups, "): sizes must be positive");
+  EMBER_CHECK(in % opt.groups == 0 && out % opt.groups == 0, "Conv2d(", in, ", ", out, "): channels must be divisible by groups=",
+              opt.groups);
+  params.stride = opt.stride, params.padding = opt.padding, params.dilation = opt.dilation, params.groups = opt.groups;
+  weight = register_parameter("weight", empty({out, in / opt.groups, k[0], k[1]}));
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (opt.bias) {
+    bias = register_parameter("bias", empty({out}));
+    const double bound = 1.0 / std::sqrt(static_cast<double>(init::fans(weight).first));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, bool has_bias)
+    : Conv2d(in, out, {k, k}, Options{{stride, stride}, {padding, padding}, {1, 1}, 1, has_bias}) {}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  EMBER_CHECK((x.dim() == 4 || x.dim() == 3) && x.shape()[x.dim() - 3] == in_channels, "Conv2d(", in_channels, ", ",
+              out_channels, "): input ", fmt(x.shape()), " must be [N, ", in_channels, ", H, W]");
+  return conv2d(x, weight, bias, params);
+}
+
+std::string Conv2d::extra_repr() const {
+  std::ostringstream os;
+  auto pair = [&](const Size2& v) { os << "(" << v[0] << ", " << v[1] << ")"; };
+  os << in_channels << ", " << out_channels << ", kernel_size=";
+  pair(kernel_size);
+  os << ", stride=";
+  pair(params.stride);
+  if (params.padding != Size2{0, 0}) os << ", padding=", pair(params.padding);
+  if (params.dilation != Size2{1, 1}) os << ", dilation=", pair(params.dilation);
+  if (params.groups != 1) os << ", groups=" << params.groups;
+  if (!bias.defined()) os << ", bias=False";
+  return os.str();
+}
+
 }  // namespace nn
 }  // namespace ember

@@ -1,4 +1,7 @@
-// nn/Conv.h: 2-D convolution by im2col, written with differentiable Tensor ops.
+// nn/Conv.h: the Conv2d layer, and 2-D convolution by im2col written with Tensor ops.
+//
+// Conv2d calls ember::conv2d (autograd/ops/conv.cpp: fused kernels, im2col + GEMM on
+// CPU, cuDNN on CUDA). The functional im2col below is the teaching version:
 //
 // Exercise 9 (conv2d by im2col) writes im2col and conv2d_im2col (nn/Conv.cpp).
 // These are the readable reference: every step is an existing op (pad by cat, slice,
@@ -8,10 +11,31 @@
 
 #include <cstdint>
 
+#include "nn/Module.h"
 #include "tensor/Tensor.h"
 
 namespace ember {
 namespace nn {
+
+// y = conv2d(x, weight, bias), weight [out, in / groups, kh, kw]. Init as PyTorch:
+// weight ~ kaiming_uniform(a = sqrt(5)), bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+class Conv2d : public Module {
+ public:
+  struct Options {
+    Size2 stride{1, 1}, padding{0, 0}, dilation{1, 1};
+    int64_t groups = 1;
+    bool bias = true;
+  };
+  Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Options opt);
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
+         bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  int64_t in_channels, out_channels;
+  Size2 kernel_size;
+  Conv2dParams params;
+  Tensor weight, bias;  // bias undefined when bias = false
+};
 namespace functional {
 
 struct Conv2dOptions {

@@ -42,8 +42,9 @@ void kaiming_uniform_(const Tensor& t, double a, const std::string& nl) {
   double bound = calculate_gain(nl, a) * std::sqrt(3.0 / static_cast<double>(fans(t).first));
   uniform_(t, -bound, bound);
 }
-void kaiming_normal_(const Tensor& t, double a, const std::string& nl) {
-  normal_(t, 0, calculate_gain(nl, a) / std::sqrt(static_cast<double>(fans(t).first)));
+void kaiming_normal_(const Tensor& t, double a, const std::string& nl, bool fan_out) {
+  auto [fi, fo] = fans(t);
+  normal_(t, 0, calculate_gain(nl, a) / std::sqrt(static_cast<double>(fan_out ? fo : fi)));
 }
 void xavier_uniform_(const Tensor& t, double gain) {
   auto [fi, fo] = fans(t);

@@ -19,7 +19,9 @@ void normal_(const Tensor& t, double mean, double std);
 void constant_(const Tensor& t, double v);
 // bound = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)) for leaky_relu
 void kaiming_uniform_(const Tensor& t, double a = 0, const std::string& nonlinearity = "leaky_relu");
-void kaiming_normal_(const Tensor& t, double a = 0, const std::string& nonlinearity = "leaky_relu");
+// std = gain / sqrt(fan); fan is fan_in, or fan_out when fan_out is true (torchvision's
+// ResNet init: kaiming_normal_(w, 0, "relu", true)).
+void kaiming_normal_(const Tensor& t, double a = 0, const std::string& nonlinearity = "leaky_relu", bool fan_out = false);
 void xavier_uniform_(const Tensor& t, double gain = 1.0);
 
 }  // namespace init

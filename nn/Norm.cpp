@@ -1,0 +1,46 @@
+// nn/Norm.cpp: BatchNorm1d / BatchNorm2d (see nn/Norm.h).
+#include "nn/Norm.h"
+
+#include <sstream>
+
+namespace ember {
+namespace nn {
+
+BatchNorm::BatchNorm(const char* type, int64_t n, Options opt, int min_dim, int max_dim)
+    : Module(type), num_features(n), options(opt), min_dim_(min_dim), max_dim_(max_dim) {
+  EMBER_CHECK(n > 0, type, "(", n, "): num_features must be positive");
+  if (opt.affine) {
+    weight = register_parameter("weight", ones({n}));
+    bias = register_parameter("bias", zeros({n}));
+  }
+  if (opt.track_running_stats) {
+    running_mean = register_buffer("running_mean", zeros({n}));
+    running_var = register_buffer("running_var", ones({n}));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::i64));
+  }
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  EMBER_CHECK(x.dim() >= min_dim_ && x.dim() <= max_dim_ && x.shape()[1] == num_features, type_name(), "(",
+              num_features, "): input ", fmt(x.shape()), " must be ",
+              max_dim_ == 4 ? "[N, C, H, W]" : "[N, C] or [N, C, L]", " with C = ", num_features);
+  const bool use_batch_stats = is_training() || !options.track_running_stats;
+  if (is_training() && options.track_running_stats) {
+    NoGradGuard no_grad;
+    num_batches_tracked.add_(ones({}, TensorOptions(DType::i64, num_batches_tracked.device())));
+  }
+  const bool update = is_training() && options.track_running_stats;
+  return batch_norm(x, weight, bias, update || !use_batch_stats ? running_mean : Tensor(),
+                    update || !use_batch_stats ? running_var : Tensor(), use_batch_stats, options.momentum, options.eps);
+}
+
+std::string BatchNorm::extra_repr() const {
+  std::ostringstream os;
+  os << num_features << ", eps=" << options.eps << ", momentum=" << options.momentum
+     << ", affine=" << (options.affine ? "True" : "False")
+     << ", track_running_stats=" << (options.track_running_stats ? "True" : "False");
+  return os.str();
+}
+
+}  // namespace nn
+}  // namespace ember
