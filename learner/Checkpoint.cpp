@@ -1,33 +1,24 @@
-// learner/Checkpoint.cpp: writing and reading the named-tensor file.
+// learner/Checkpoint.cpp: Learner checkpoints as safetensors, and the reader of the
+// earlier EMBERCK1 files.
 #include "learner/Checkpoint.h"
 
+#include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "nn/Safetensors.h"
+#include "nn/Weights.h"
 
 namespace ember {
 namespace learner {
 
 namespace {
-constexpr char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'C', 'K', '1'};
+constexpr char kMagicV1[8] = {'E', 'M', 'B', 'E', 'R', 'C', 'K', '1'};
 constexpr uint32_t kVersion = 1;
-
-template <class T>
-void put(std::string& buf, T v) {
-  buf.append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-uint8_t dtype_code(DType t) {
-  switch (t) {
-    case DType::f32: return 0;
-    case DType::f64: return 1;
-    case DType::i64: return 2;
-    case DType::u8: return 3;
-  }
-  return 255;
-}
 
 // Reads from an in-memory copy of the file, checking each length.
 struct Reader {
@@ -47,46 +38,16 @@ struct Reader {
     return v;
   }
 };
-}  // namespace
 
-void save_tensors(const std::string& path, const NamedTensors& tensors) {
-  std::string buf(kMagic, sizeof kMagic);
-  put<uint32_t>(buf, kVersion);
-  put<uint64_t>(buf, tensors.size());
-  for (auto& [name, t] : tensors) {
-    EMBER_CHECK(t.defined(), "save: '", path, "': tensor '", name, "' is undefined");
-    Tensor c = t.detach().cpu().contiguous();
-    put<uint32_t>(buf, static_cast<uint32_t>(name.size()));
-    buf += name;
-    put<uint8_t>(buf, dtype_code(c.dtype()));
-    put<uint32_t>(buf, static_cast<uint32_t>(c.dim()));
-    for (int64_t d : c.shape()) put<int64_t>(buf, d);
-    auto nbytes = static_cast<uint64_t>(c.numel()) * dtype_size(c.dtype());
-    put<uint64_t>(buf, nbytes);
-    if (nbytes) buf.append(static_cast<const char*>(c.raw_data()), nbytes);
-  }
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    EMBER_CHECK(f.good(), "save: cannot open '", tmp, "' for writing");
-    f.write(buf.data(), static_cast<std::streamsize>(buf.size()));
-    f.flush();
-    EMBER_CHECK(f.good(), "save: writing '", tmp, "' failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    EMBER_FAIL("save: cannot rename '", tmp, "' to '", path, "'");
-  }
-}
-
-NamedTensors load_tensors(const std::string& path) {
+// The EMBERCK1 reader, kept so checkpoints from before safetensors still load.
+NamedTensors load_v1(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   EMBER_CHECK(f.good(), "load: cannot open '", path, "'");
   std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   Reader r{path, data};
-  EMBER_CHECK(data.size() >= sizeof kMagic && std::memcmp(data.data(), kMagic, sizeof kMagic) == 0, "load: '", path,
+  EMBER_CHECK(data.size() >= sizeof kMagicV1 && std::memcmp(data.data(), kMagicV1, sizeof kMagicV1) == 0, "load: '", path,
               "' is not an Ember checkpoint (bad magic; expected \"EMBERCK1\")");
-  r.pos = sizeof kMagic;
+  r.pos = sizeof kMagicV1;
   auto version = r.get<uint32_t>("the version");
   EMBER_CHECK(version == kVersion, "load: '", path, "' has format version ", version, "; this Ember reads version ",
               kVersion);
@@ -122,6 +83,43 @@ NamedTensors load_tensors(const std::string& path) {
   EMBER_CHECK(r.pos == data.size(), "load: '", path, "' has ", data.size() - r.pos,
               " unexpected bytes after the last tensor");
   return out;
+}
+
+// The names in the order they were saved, when the file records them.
+void restore_order(NamedTensors& tensors, const nn::Metadata& md) {
+  auto it = md.find("ember.order");
+  if (it == md.end()) return;
+  nlohmann::json names = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  if (!names.is_array() || names.size() != tensors.size()) return;
+  std::map<std::string, size_t> rank;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i].is_string()) rank[names[i].get<std::string>()] = i;
+  for (auto& kv : tensors)
+    if (!rank.count(kv.first)) return;
+  std::stable_sort(tensors.begin(), tensors.end(),
+                   [&](const auto& a, const auto& b) { return rank[a.first] < rank[b.first]; });
+}
+}  // namespace
+
+void save_tensors(const std::string& path, const NamedTensors& tensors) {
+  nlohmann::json names = nlohmann::json::array();
+  for (auto& kv : tensors) names.push_back(kv.first);
+  nn::save_safetensors(path, tensors, {{"format", "ember"}, {"ember.order", names.dump()}});
+}
+
+NamedTensors load_tensors(const std::string& path) {
+  char head[8] = {0};
+  {
+    std::ifstream f(path, std::ios::binary);
+    EMBER_CHECK(f.good(), "load: cannot open '", path, "'");
+    f.read(head, sizeof head);
+  }
+  if (std::memcmp(head, kMagicV1, sizeof kMagicV1) == 0) return load_v1(path);
+  EMBER_CHECK(nn::detect_weights_format(path) == nn::WeightsFormat::Safetensors, "load: '", path,
+              "' is not an Ember checkpoint (expected a safetensors file)");
+  nn::SafetensorsFile file = nn::load_safetensors(path);
+  restore_order(file.tensors, file.metadata);
+  return std::move(file.tensors);
 }
 
 }  // namespace learner

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ember.h"
+#include "learner/Checkpoint.h"
 #include "nn/Pth.h"
 #include "nn/Weights.h"
 
@@ -402,5 +403,34 @@ TEST(PthBadFiles, ViewsOutsideTheirStorageAreRefused) {
   std::string m = error_of([&] { load_pth(path); });
   EXPECT_EQ(m, "load_pth: " + path +
                    ": tensor 'w': size [3], stride [1] at offset 2 reaches past the end of its 4-element storage '0'");
+  std::remove(path.c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Learner checkpoints (learner/Checkpoint.h) are safetensors
+TEST(Checkpoint, SaveTensorsWritesSafetensorsAndKeepsTheOrder) {
+  std::string path = temp_path("ckpt.safetensors");
+  learner::NamedTensors in = {{"model.w", ones({2})}, {"model.b", zeros({1})}, {"opt.step", zeros({}, DType::i64)}};
+  learner::save_tensors(path, in);
+  SafetensorsFile f = load_safetensors(path);
+  EXPECT_EQ(f.metadata.at("format"), "ember");
+  EXPECT_EQ(f.tensors[0].first, "opt.step");  // laid out by dtype, then name
+  learner::NamedTensors back = learner::load_tensors(path);
+  ASSERT_EQ(back.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(back[i].first, in[i].first);
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, EarlierEmberck1FilesStillLoad) {
+  std::string bytes = "EMBERCK1"s + "\x01\0\0\0"s + "\x01\0\0\0\0\0\0\0"s;  // version 1, one entry
+  bytes += "\x01\0\0\0w"s + "\x00"s + "\x01\0\0\0"s + "\x02\0\0\0\0\0\0\0"s + "\x08\0\0\0\0\0\0\0"s;
+  float v[2] = {1.5f, -2.0f};
+  bytes.append(reinterpret_cast<const char*>(v), 8);
+  std::string path = temp_path("old.bin");
+  write_file(path, bytes);
+  learner::NamedTensors t = learner::load_tensors(path);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].first, "w");
+  EXPECT_EQ(t[0].second.to_vector<float>(), (std::vector<float>{1.5f, -2.0f}));
   std::remove(path.c_str());
 }
