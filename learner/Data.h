@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tensor/Tensor.h"
@@ -62,6 +63,10 @@ class TensorBatches : public BatchSource {
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, uint64_t epoch);
 
 struct DataLoaders {
+  DataLoaders() = default;
+  DataLoaders(std::shared_ptr<BatchSource> t, std::shared_ptr<BatchSource> v, std::vector<std::string> classes = {},
+              std::function<Tensor(const Tensor&)> after = nullptr)
+      : train(std::move(t)), valid(std::move(v)), vocab(std::move(classes)), after_batch(std::move(after)) {}
   std::shared_ptr<BatchSource> train, valid;
   std::vector<std::string> vocab;  // class names, index -> name (may be empty)
   // fastai's after_batch: applied to every input batch on the Learner's device (training,

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <tuple>
 
 #include "learner/Checkpoint.h"
+#include "nn/Norm.h"
 
 namespace ember {
 namespace learner {
@@ -171,10 +173,31 @@ void Learner::remove_cb(const std::shared_ptr<Callback>& cb) {
   cbs_.erase(it);
 }
 
+std::set<const TensorImpl*> bn_bias_params(nn::Module& m, bool with_bias) {
+  std::set<const TensorImpl*> out;
+  for (auto& [name, mod] : m.named_modules()) {
+    const bool is_bn = dynamic_cast<nn::BatchNorm*>(mod) != nullptr;
+    for (auto& [pname, p] : mod->named_parameters(false))
+      if (is_bn || (with_bias && pname == "bias")) out.insert(p.impl_ptr().get());
+  }
+  return out;
+}
+
 void Learner::create_opt() {
   std::vector<std::vector<Tensor>> split = splitter(*model);
   std::vector<optim::ParamGroup> groups;
-  for (auto& ps : split) groups.push_back(optim::ParamGroup{ps, optim::Hyper{}, {}});
+  // fastai's _bn_bias_state: BatchNorm parameters and biases get no weight decay (unless
+  // wd_bn_bias), and BatchNorm parameters keep training in frozen groups (train_bn).
+  const auto no_wd = bn_bias_params(*model, true), bn = bn_bias_params(*model, false);
+  force_train_.clear();
+  for (auto& ps : split) {
+    optim::ParamGroup g{ps, optim::Hyper{}, {}};
+    for (auto& p : ps) {
+      g.do_wd.push_back(wd_bn_bias || !no_wd.count(p.impl_ptr().get()));
+      if (train_bn && bn.count(p.impl_ptr().get())) force_train_.insert(p.impl_ptr().get());
+    }
+    groups.push_back(std::move(g));
+  }
   EMBER_CHECK(!groups.empty(), "Learner: the splitter returned no parameter groups");
   opt = opt_func(std::move(groups));
   EMBER_CHECK(opt != nullptr, "Learner: the optimizer factory returned null");
@@ -206,6 +229,7 @@ void Learner::with_events(F&& body, Event before, Event cancel, Event after) {
 std::pair<Tensor, Tensor> Learner::to_device(Tensor x, Tensor y) const {
   if (x.defined() && x.device() != device) x = x.to(device);
   if (y.defined() && y.device() != device) y = y.to(device);
+  if (x.defined() && dls.after_batch) x = dls.after_batch(x);
   return {x, y};
 }
 
@@ -299,8 +323,9 @@ void Learner::freeze_to(int n) {
   int upto = n < 0 ? std::max(g + n, 0) : std::min(n, g);
   for (int i = 0; i < g; ++i)
     for (Tensor& p : groups[static_cast<size_t>(i)].params) {
-      p.requires_grad_(i >= upto);
-      if (i < upto) p.set_grad(Tensor());
+      const bool on = i >= upto || force_train_.count(p.impl_ptr().get()) > 0;
+      p.requires_grad_(on);
+      if (!on) p.set_grad(Tensor());
     }
 }
 
@@ -444,7 +469,9 @@ Prediction Learner::predict(const Tensor& item) {
   Tensor x = item.device() != device ? item.to(device) : item;
   Tensor out;
   try {
-    out = activation(model->forward(x.unsqueeze(0)));
+    Tensor xb1 = x.unsqueeze(0);
+    if (dls.after_batch) xb1 = dls.after_batch(xb1);
+    out = activation(model->forward(xb1));
   } catch (...) {
     model->train(was_training);
     throw;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,9 @@ using Splitter = std::function<std::vector<std::vector<Tensor>>(nn::Module&)>;
 OptFactory sgd(double momentum = 0.0, double weight_decay = 0.0, bool nesterov = false);
 OptFactory fastai_adam(double weight_decay = 0.01);  // betas (0.9, 0.99), eps 1e-5, true wd
 OptFactory adam(double weight_decay = 0.0);          // PyTorch's Adam defaults
+// The parameters of every BatchNorm layer, plus (with_bias) every parameter named "bias"
+// (fastai's bn_bias_params).
+std::set<const TensorImpl*> bn_bias_params(nn::Module& m, bool with_bias);
 // One group holding every parameter that requires grad (fastai's trainable_params).
 std::vector<std::vector<Tensor>> trainable_params(nn::Module& m);
 
@@ -137,6 +141,8 @@ class Learner {
   std::vector<Metric> metrics;
   std::unique_ptr<optim::Optimizer> opt;
   double lr = 1e-3;  // fastai's defaults.lr
+  bool train_bn = true;     // BatchNorm layers train even in frozen groups
+  bool wd_bn_bias = false;  // weight decay on BatchNorm parameters and biases
   Device device = Device::cpu();
   // Applied by get_preds/predict: softmax(-1) for CrossEntropyLoss, sigmoid for
   // BCEWithLogitsLoss, identity otherwise. Replace to taste.
@@ -162,6 +168,7 @@ class Learner {
   std::pair<Tensor, Tensor> to_device(Tensor x, Tensor y) const;
 
   CallbackList cbs_;
+  std::set<const TensorImpl*> force_train_;  // trainable even when their group is frozen
 };
 
 }  // namespace learner
