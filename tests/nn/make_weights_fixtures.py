@@ -12,6 +12,8 @@ Files:
   tiny_ckpt.pth                   {'epoch': 3, 'state_dict': <the state_dict>}
   views_zip.pth, views_legacy.pth a transposed tensor, a strided slice, two tensors sharing
                                   one storage, a 0-d tensor, f16/bf16/i32/bool tensors
+  tiny_zip64.pth                  tiny_zip.pth's entries re-packed with zip64 fields everywhere
+                                  (sizes and offsets 0xffffffff in the central directory)
   weights_expected.json           every tensor's dtype (after Ember's conversion), shape and
                                   values in row-major order
 """
@@ -74,6 +76,27 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def write_zip64(src, dst):
+    """Stored entries whose central directory sizes and offsets all live in zip64 extra
+    fields, followed by the zip64 end record and locator (as torch writes for files > 4 GiB)."""
+    import zipfile
+    import zlib
+    entries = [(i.filename, zipfile.ZipFile(src).read(i.filename)) for i in zipfile.ZipFile(src).infolist()]
+    body, central = b"", b""
+    for name, data in entries:
+        n, crc, offset = name.encode(), zlib.crc32(data), len(body)
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0, crc, len(data), len(data), len(n), 0) + n + data
+        extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                               len(n), len(extra), 0, 0, 0, 0, 0xFFFFFFFF) + n + extra
+    cd_offset, count = len(body), len(entries)
+    eocd64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(central), cd_offset)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, cd_offset + len(central), 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(dst, "wb") as f:
+        f.write(body + central + eocd64 + locator + eocd)
+
+
 def expected(tensors):
     out = {}
     for name, t in tensors.items():
@@ -87,6 +110,7 @@ def main():
     sd = tiny_state_dict()
     torch.save(sd, os.path.join(OUT, "tiny_zip.pth"))
     torch.save(sd, os.path.join(OUT, "tiny_legacy.pth"), _use_new_zipfile_serialization=False)
+    write_zip64(os.path.join(OUT, "tiny_zip.pth"), os.path.join(OUT, "tiny_zip64.pth"))
     torch.save({"epoch": 3, "state_dict": sd}, os.path.join(OUT, "tiny_ckpt.pth"))
     write_safetensors(os.path.join(OUT, "tiny.safetensors"), sd, {"format": "pt"})
     views = views_dict()
