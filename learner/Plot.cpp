@@ -171,6 +171,32 @@ bool plot_lr_find(const LRFindResult& r, const std::string& png) {
   return run_gnuplot(png, s);
 }
 
+bool plot_errorbars(const std::vector<double>& x, const std::vector<Series>& series, const std::string& xlabel,
+                    const std::string& ylabel, const std::string& png) {
+  std::ostringstream csv;
+  csv << "x";
+  for (auto& se : series) csv << "," << se.name << "_mean," << se.name << "_sd";
+  csv << "\n";
+  for (size_t i = 0; i < x.size(); ++i) {
+    csv << num(x[i]);
+    for (auto& se : series)
+      csv << "," << num(i < se.mean.size() ? se.mean[i] : 0) << "," << num(i < se.sd.size() ? se.sd[i] : 0);
+    csv << "\n";
+  }
+  std::string csv_path = sibling_path(png, ".csv");
+  write_file(csv_path, csv.str());
+  std::string s = png_header(png, 800, 500);
+  s += "set grid\nset key bottom right\nset xlabel " + gp_quote(xlabel) + "\nset ylabel " + gp_quote(ylabel) + "\n";
+  s += "plot ";
+  for (size_t k = 0; k < series.size(); ++k) {
+    const std::string m = std::to_string(2 + 2 * k), d = std::to_string(3 + 2 * k);
+    s += (k ? ", " : "") + gp_quote(csv_path) + " using 1:" + m + ":" + d + " skip 1 with yerrorlines lw 2 title " +
+         gp_quote(series[k].name);
+  }
+  s += "\n";
+  return run_gnuplot(png, s);
+}
+
 bool plot_confusion_matrix(const Tensor& cm, const std::vector<std::string>& vocab, const std::string& png) {
   EMBER_CHECK(cm.dim() == 2 && cm.size(0) == cm.size(1), "plot_confusion_matrix: expected a [C, C] matrix, got ",
               fmt(cm.shape()));

@@ -32,6 +32,14 @@ bool plot_loss(const Recorder& rec, const std::string& png);
 bool plot_sched(const Recorder& rec, const std::string& png);
 // Loss against learning rate on a log axis, with the valley point. CSV: lr,loss.
 bool plot_lr_find(const LRFindResult& r, const std::string& png);
+// Lines with error bars: one series per name, mean +- sd at each x (e.g. accuracy against the
+// loss weight w over repeated runs). CSV: x,<name>_mean,<name>_sd,...
+struct Series {
+  std::string name;
+  std::vector<double> mean, sd;
+};
+bool plot_errorbars(const std::vector<double>& x, const std::vector<Series>& series, const std::string& xlabel,
+                    const std::string& ylabel, const std::string& png);
 // Heatmap of cm [C, C] (rows actual) with the counts written in. CSV: the matrix with names.
 bool plot_confusion_matrix(const Tensor& cm, const std::vector<std::string>& vocab, const std::string& png);
 
