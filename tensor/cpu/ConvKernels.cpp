@@ -9,7 +9,9 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
+#include "tensor/cpu/Dnnl.h"
 #include "tensor/cpu/Loops.h"
 
 namespace ember {
@@ -149,8 +151,17 @@ void for_chunks(const ConvGeom& g, size_t elem, F&& body) {
 
 }  // namespace
 
+// oneDNN first (f32, when built with it: tensor/cpu/Dnnl.h), else im2col + GEMM below.
+template <class T>
+bool via_dnnl(bool (*f)(const ConvGeom&, const float*, const float*, float*), const ConvGeom& g, const T* a, const T* b, T* out) {
+  if constexpr (std::is_same_v<T, float>) return f(g, a, b, out);
+  (void)f, (void)g, (void)a, (void)b, (void)out;
+  return false;
+}
+
 template <class T>
 void conv2d(const ConvGeom& g, const T* x, const T* w, T* y) {
+  if (via_dnnl(dnnl_conv::forward, g, x, w, y)) return;
   const int64_t P = g.oh * g.ow;
   const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
   if (is_pointwise(g) && g.groups == 1) {  // y[n] = w @ x[n], straight into NCHW
@@ -168,6 +179,7 @@ void conv2d(const ConvGeom& g, const T* x, const T* w, T* y) {
 
 template <class T>
 void conv2d_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  if (via_dnnl(dnnl_conv::backward_input, g, gy, w, gx)) return;
   const int64_t P = g.oh * g.ow;
   const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
   if (is_pointwise(g) && g.groups == 1) {  // gx[n] = w^T @ gy[n]
@@ -186,6 +198,7 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
 
 template <class T>
 void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  if (via_dnnl(dnnl_conv::backward_weight, g, gy, x, gw)) return;
   const int64_t P = g.oh * g.ow;
   const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
   if (is_pointwise(g) && g.groups == 1) {  // gw = sum_n gy[n] @ x[n]^T
