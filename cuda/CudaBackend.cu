@@ -360,6 +360,14 @@ class CudaBackend : public Backend {
     activate();
     detail::arg_reduce(is_max, dst, src, dim);
   }
+  void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override {
+    activate();
+    detail::adam_step(t, n, p, g, m, v, a);
+  }
+  void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override {
+    activate();
+    detail::sgd_step(t, n, p, g, buf, a);
+  }
   void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override {
     activate();
     detail::softmax(t, log, y, x, rows, cols);

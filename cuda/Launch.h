@@ -5,6 +5,7 @@
 //   cuda/Reduce.cu        reduce, arg_reduce, softmax, softmax_backward
 //   cuda/ConvNet.cu       conv2d (+ backward, through cuDNN), pool2d (+ backward),
 //                         the batch-norm channel kernels
+//   cuda/Optim.cu         adam_step, sgd_step (fused optimizer steps)
 //   cuda/CudaBackend.cu   the Backend class, allocator, gemm (cuBLAS), gather,
 //                         scatter_add, random, and the helpers declared here
 //
@@ -39,6 +40,10 @@ bool tf32_enabled();
 // Scratch device memory from the caching allocator of the current backend.
 void* scratch_allocate(size_t nbytes);
 void scratch_free(void* p, size_t nbytes);
+
+// --- cuda/Optim.cu -------------------------------------------------------------
+void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a);
+void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a);
 
 // --- cuda/Elementwise.cu ------------------------------------------------------
 void copy(const KView& dst, const KView& src);

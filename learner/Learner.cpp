@@ -83,7 +83,9 @@ void Callback::call(Event e) {
 OptFactory sgd(double momentum, double weight_decay, bool nesterov) {
   return [=](std::vector<optim::ParamGroup> groups) -> std::unique_ptr<optim::Optimizer> {
     for (auto& g : groups) g.hyper = optim::sgd_defaults(g.hyper.lr, momentum, weight_decay, nesterov);
-    return std::make_unique<optim::SGD>(std::move(groups));
+    auto opt = std::make_unique<optim::SGD>(std::move(groups));
+    opt->fused = true;
+    return opt;
   };
 }
 
@@ -93,7 +95,9 @@ OptFactory fastai_adam(double weight_decay) {
       g.hyper = optim::fastai_adam_defaults(g.hyper.lr);
       g.hyper.weight_decay = weight_decay;
     }
-    return std::make_unique<optim::Adam>(std::move(groups));
+    auto opt = std::make_unique<optim::Adam>(std::move(groups));
+    opt->fused = true;
+    return opt;
   };
 }
 
@@ -103,7 +107,9 @@ OptFactory adam(double weight_decay) {
       g.hyper = optim::adam_defaults(g.hyper.lr);
       g.hyper.weight_decay = weight_decay;
     }
-    return std::make_unique<optim::Adam>(std::move(groups));
+    auto opt = std::make_unique<optim::Adam>(std::move(groups));
+    opt->fused = true;
+    return opt;
   };
 }
 

@@ -1,6 +1,7 @@
 // optim/Optimizer.cpp: SGD, Adam/AdamW, and the schedules.
 // Exercise 8 (the SGD and Adam steps) touches SGD::step and Adam::step.
 #include "optim/Optimizer.h"
+#include "tensor/Raw.h"
 
 #include <cmath>
 
@@ -87,6 +88,7 @@ SGD::SGD(std::vector<Tensor> params, Hyper h) : Optimizer({ParamGroup{std::move(
 
 void SGD::step() {
   NoGradGuard ng;
+  if (fused) return step_fused();
   // BEGIN EXERCISE 8
   for (ParamGroup& g : groups_) {
     const Hyper& h = g.hyper;
@@ -113,6 +115,7 @@ Adam::Adam(std::vector<Tensor> params, Hyper h) : Optimizer({ParamGroup{std::mov
 
 void Adam::step() {
   NoGradGuard ng;
+  if (fused) return step_fused();
   // BEGIN EXERCISE 8
   for (ParamGroup& g : groups_) {
     const Hyper& h = g.hyper;
@@ -139,6 +142,68 @@ void Adam::step() {
     }
   }
   // END EXERCISE
+}
+
+// ---------------------------------------------------------------------------
+// The fused steps: the same math per element (tensor/OptimMath.h), one kernel per parameter.
+namespace {
+// The gradient as a contiguous tensor like p; p itself must be contiguous (parameters are).
+Tensor fused_grad(const char* op, const Tensor& p, const Tensor& grad) {
+  EMBER_CHECK(p.is_contiguous(), op, ": a fused step needs contiguous parameters, got one of shape ", fmt(p.shape()),
+              " with strides ", fmt(p.strides()), " (set fused = false)");
+  EMBER_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype() && grad.device() == p.device(), op,
+              ": grad ", fmt(grad.shape()), " does not match its parameter ", fmt(p.shape()));
+  return grad.is_contiguous() ? grad : grad.contiguous();
+}
+}  // namespace
+
+void SGD::step_fused() {
+  for (ParamGroup& g : groups_) {
+    const Hyper& h = g.hyper;
+    for (size_t i = 0; i < g.params.size(); ++i) {
+      Tensor& p = g.params[i];
+      if (!p.grad().defined()) continue;
+      Tensor grad = fused_grad("SGD", p, p.grad());
+      SgdStep a;
+      a.lr = h.lr, a.momentum = h.momentum, a.dampening = h.dampening, a.nesterov = h.nesterov;
+      a.weight_decay = wd_on(g, i) ? h.weight_decay : 0.0;
+      void* buf = nullptr;
+      if (h.momentum != 0) {
+        ParamState& s = state(p);
+        a.first = !s.buf1.defined();
+        if (a.first) s.buf1 = empty_like(p);
+        ++s.step;
+        buf = s.buf1.raw_data();
+      }
+      backend_for(p.device()).sgd_step(p.dtype(), p.numel(), p.raw_data(), grad.raw_data(), buf, a);
+      raw::bump_version(p);
+    }
+  }
+}
+
+void Adam::step_fused() {
+  for (ParamGroup& g : groups_) {
+    const Hyper& h = g.hyper;
+    for (size_t i = 0; i < g.params.size(); ++i) {
+      Tensor& p = g.params[i];
+      if (!p.grad().defined()) continue;
+      Tensor grad = fused_grad("Adam", p, p.grad());
+      ParamState& s = state(p);
+      if (!s.buf1.defined()) {
+        s.buf1 = zeros_like(p);
+        s.buf2 = zeros_like(p);
+      }
+      ++s.step;
+      AdamStep a;
+      a.lr = h.lr, a.beta1 = h.momentum, a.beta2 = h.beta2, a.eps = h.eps, a.decoupled_wd = h.decoupled_wd;
+      a.weight_decay = wd_on(g, i) ? h.weight_decay : 0.0;
+      a.bias1 = 1.0 - std::pow(h.momentum, static_cast<double>(s.step));
+      a.bias2 = 1.0 - std::pow(h.beta2, static_cast<double>(s.step));
+      backend_for(p.device()).adam_step(p.dtype(), p.numel(), p.raw_data(), grad.raw_data(), s.buf1.raw_data(),
+                                        s.buf2.raw_data(), a);
+      raw::bump_version(p);
+    }
+  }
 }
 
 Hyper sgd_defaults(double lr, double momentum, double weight_decay, bool nesterov) {

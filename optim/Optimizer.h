@@ -52,6 +52,10 @@ class Optimizer {
   std::vector<ParamGroup>& groups() { return groups_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
   void set_lr(double lr);  // every group
+  // Run step() as one fused kernel per parameter (Backend::adam_step / sgd_step, the math of
+  // tensor/OptimMath.h) instead of the readable tensor-op version below (exercise 8). Same
+  // results up to float rounding; the Learner's optimizer factories turn it on.
+  bool fused = false;
   // Buffers and hyper-parameters, keyed "state.<group>.<param>.<buffer>" and "group.<g>.lr".
   NamedTensors state_dict() const;
   void load_state_dict(const NamedTensors& sd);
@@ -74,6 +78,9 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, Hyper h);
   explicit SGD(std::vector<ParamGroup> groups) : Optimizer(std::move(groups)) {}
   void step() override;
+
+ private:
+  void step_fused();
 };
 
 // m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
@@ -82,6 +89,9 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, Hyper h);
   explicit Adam(std::vector<ParamGroup> groups) : Optimizer(std::move(groups)) {}
   void step() override;
+
+ private:
+  void step_fused();
 };
 
 // PyTorch's defaults: SGD(lr), Adam(lr, betas (0.9, 0.999), eps 1e-8), AdamW(..., wd 0.01 decoupled).

@@ -11,6 +11,7 @@
 
 #include "tensor/Device.h"
 #include "tensor/Functors.h"
+#include "tensor/OptimMath.h"
 
 namespace ember {
 
@@ -121,6 +122,11 @@ class Backend {
   virtual void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy,
                                          const void* x, const void* mean, const void* a, const void* b,
                                          const void* k, void* gx) = 0;
+
+  // --- fused optimizer steps (tensor/OptimMath.h), over n contiguous elements ---------
+  virtual void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) = 0;
+  // buf may be null when momentum is 0.
+  virtual void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) = 0;
 
   // Contiguous dst filled from Philox(seed) at counters offset, offset+1, ...
   // Uniform: U[a, b); Normal: N(a, b^2); Bits64: raw 64-bit integers (into i64).

@@ -691,6 +691,27 @@ class CpuBackend : public Backend {
     });
   }
 
+  void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override {
+    dispatch_float(t, "adam_step", [&](auto tag) {
+      using T = decltype(tag);
+      T *P = static_cast<T*>(p), *M = static_cast<T*>(m), *V = static_cast<T*>(v);
+      const T* G = static_cast<const T*>(g);
+#pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
+      for (int64_t i = 0; i < n; ++i) adam_update<T>(P[i], G[i], M[i], V[i], a);
+    });
+  }
+  void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override {
+    dispatch_float(t, "sgd_step", [&](auto tag) {
+      using T = decltype(tag);
+      T* P = static_cast<T*>(p);
+      T* B = static_cast<T*>(buf);
+      const T* G = static_cast<const T*>(g);
+      T unused = 0;
+#pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
+      for (int64_t i = 0; i < n; ++i) sgd_update<T>(P[i], G[i], B ? B + i : &unused, a);
+    });
+  }
+
   // Conv nets: tensor/cpu/ConvKernels.cpp.
   void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override {
     dispatch_float(t, "conv2d", [&](auto tag) {
