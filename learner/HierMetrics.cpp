@@ -114,7 +114,7 @@ Tensor crm_predict(const Tensor& probs, const Tensor& cost) { return crm_scores(
 // ---------------------------------------------------------------------------
 Metric level_accuracy_metric(const hier::ClassTree& tree, int level, std::string name, LevelRule rule) {
   auto t = std::make_shared<const hier::ClassTree>(tree);
-  (void)t->level_size(level);  // checks the level now, not at the first batch
+  level = t->wrap_level(level);  // checks the level now, not at the first batch
   if (name.empty()) name = "accuracy_l" + std::to_string(level) + (rule == LevelRule::SummedProbs ? "_sum" : "");
   if (rule == LevelRule::SummedProbs)
     return {name, [t, level](const Tensor& p, const Tensor& y) { return level_accuracy_summed(probs_of(p), y, *t, level); }};

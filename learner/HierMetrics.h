@@ -66,7 +66,7 @@ enum class LevelRule {
   ArgmaxLeaf,   // the ancestor of the argmax leaf (the blog's accuracy_species)
   SummedProbs,  // argmax of the summed softmax probabilities at the level
 };
-// name "" gives "accuracy_l<level>" (with "_sum" for SummedProbs).
+// level -1 = the leaves (plain accuracy). name "" gives "accuracy_l<level>" ("_sum" for SummedProbs).
 Metric level_accuracy_metric(const hier::ClassTree& tree, int level, std::string name = "",
                              LevelRule rule = LevelRule::ArgmaxLeaf);
 // crm: decide with crm_predict(softmax(pred), lca heights) instead of argmax. Names

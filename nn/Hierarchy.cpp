@@ -338,19 +338,23 @@ std::vector<int64_t> ClassTree::path(int64_t leaf) const {
   return p;
 }
 
-void ClassTree::check_level(int level, const char* who) const {
-  EMBER_CHECK(level >= 0 && level <= height(), who, ": level ", level, " out of range [0, ", height(),
-              "] (0 is the root, ", height(), " the leaves)");
+int ClassTree::check_level(int level, const char* who) const {
+  const int h = height();
+  EMBER_CHECK(level >= -(h + 1) && level <= h, who, ": level ", level, " out of range [0, ", h, "] (0 is the root, ",
+              h, " or -1 the leaves)");
+  return level < 0 ? level + h + 1 : level;
 }
 
+int ClassTree::wrap_level(int level) const { return check_level(level, "ClassTree::wrap_level"); }
+
 int64_t ClassTree::ancestor(int64_t leaf, int level) const {
-  check_level(level, "ClassTree::ancestor");
+  level = check_level(level, "ClassTree::ancestor");
   std::vector<int64_t> p = path(leaf);
   return static_cast<size_t>(level) < p.size() ? p[static_cast<size_t>(level)] : leaf;
 }
 
 std::vector<int64_t> ClassTree::level_nodes(int level) const {
-  check_level(level, "ClassTree::level_nodes");
+  level = check_level(level, "ClassTree::level_nodes");
   return levels_[static_cast<size_t>(level)];
 }
 

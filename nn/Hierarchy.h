@@ -95,6 +95,9 @@ class ClassTree {
   int height() const { return height(root()); }  // = the deepest leaf's depth = the number of the leaf level
 
   // --- leaves and levels ----------------------------------------------------------------
+  // Every `level` argument may be negative, counting from the leaves: -1 = height() (the leaves),
+  // -2 = their parents' level, ... wrap_level turns it into 0..height() (or throws).
+  int wrap_level(int level) const;
   std::vector<int64_t> path(int64_t leaf) const;       // node ids from the root down to the leaf
   int64_t ancestor(int64_t leaf, int level) const;      // the node of `leaf` at `level`
   std::vector<int64_t> level_nodes(int level) const;   // node ids of a level, in level order
@@ -122,7 +125,7 @@ class ClassTree {
   ClassTree() = default;
   static ClassTree build(const std::vector<std::string>& leaf_names, const std::vector<std::string>& parent_names,
                          const std::string& root_name);
-  void check_level(int level, const char* who) const;
+  int check_level(int level, const char* who) const;  // the wrapped level
   size_t at(int64_t node) const;  // checked index
 
   int64_t n_leaves_ = 0;
@@ -207,6 +210,7 @@ class BlogHierLoss : public nn::Loss {
  public:
   BlogHierLoss(ClassTree t, double w_, int level_ = 1)
       : nn::Loss("BlogHierLoss"), tree(std::move(t)), w(w_), level(level_) {}
+  BlogHierLoss(const std::shared_ptr<const ClassTree>& t, double w_, int level_ = 1) : BlogHierLoss(*t, w_, level_) {}
   Tensor forward(const Tensor& logits, const Tensor& y) override { return blog_hier_loss(logits, y, tree, w, level); }
   void set_w(double v) { w = v; }
   ClassTree tree;

@@ -159,6 +159,9 @@ TEST(ClassTree, BadInputsNameTheFileAndLine) {
   EXPECT_ERROR_HAS(ClassTree::from_levels({"a", "b"}, {{{"a", "p"}}}), "level 0 has no parent for 'b'");
   EXPECT_ERROR_HAS(ClassTree::from_levels({"a"}, {{{"a", "p"}}, {{"q", "r"}}}), "level 1 maps 'q'", "unknown node");
   EXPECT_ERROR_HAS(pets5().level_nodes(3), "level 3 out of range [0, 2]");
+  EXPECT_ERROR_HAS(pets5().level_nodes(-4), "level -4 out of range [0, 2]");
+  EXPECT_EQ(pets5().level_names(-1), kPets5);  // negative levels count from the leaves
+  EXPECT_EQ(pets5().level_names(-2), (std::vector<std::string>{"cat", "dog"}));
   for (auto& p : {cyc, bad, dup, ok}) std::filesystem::remove(p);
 }
 
@@ -229,7 +232,7 @@ TEST(HierLoss, BlogLossEndpoints) {
   // In between: linear in w.
   EXPECT_NEAR(hier::blog_hier_loss(x, y, t, 0.25).item(), 0.25 * cross_entropy(x, y).item() + 0.75 * want, 1e-12);
   // The module, with a settable w; f32 logits work too.
-  auto loss = std::make_shared<hier::BlogHierLoss>(t, 0.0);
+  auto loss = std::make_shared<hier::BlogHierLoss>(std::make_shared<const ClassTree>(t), 0.0);
   EXPECT_NEAR((*loss)(x.to(DType::f32), y).item(), want, 1e-5);
   loss->set_w(1.0);
   EXPECT_NEAR((*loss)(x, y).item(), cross_entropy(x, y).item(), 1e-12);
