@@ -24,6 +24,14 @@ json load_fixture() {
   return json::parse(f);
 }
 
+// mix32() of make_resnet_fixture.py: a 32-bit multiply-xorshift hash of the element index.
+uint64_t mix32(uint64_t i, uint64_t salt) {
+  uint32_t z = static_cast<uint32_t>(i + salt * 0x9E3779B9ull);
+  z = (z ^ (z >> 16)) * 0x45D9F3Bu;
+  z = (z ^ (z >> 16)) * 0x45D9F3Bu;
+  return z ^ (z >> 16);
+}
+
 // The same values as formula_values() in make_resnet_fixture.py (t: index of the key in sorted order).
 Tensor formula_values(int64_t t, const Shape& shape, const std::string& key) {
   const int64_t n = numel_of(shape);
@@ -32,7 +40,7 @@ Tensor formula_values(int64_t t, const Shape& shape, const std::string& key) {
   int64_t fan_in = 1;
   for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
   for (int64_t i = 0; i < n; ++i) {
-    const double u = static_cast<double>((i * 7919 + (t + 1) * 104729) % 2003 - 1001) / 1001.0;
+    const double u = static_cast<double>(static_cast<int64_t>(mix32(static_cast<uint64_t>(i), static_cast<uint64_t>(t + 1)) % 2003) - 1001) / 1001.0;
     double x;
     if (ends("running_var")) x = 1.0 + 0.5 * std::fabs(u);
     else if (ends("running_mean")) x = 0.1 * u;
@@ -58,7 +66,7 @@ void formula_fill(nn::Module& m) {
 
 Tensor input_batch() {
   std::vector<float> v(2 * 3 * 56 * 56);
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<double>((i * 31 + 7) % 255) / 255.0);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<double>(mix32(i, 1000) % 255) / 255.0);
   return from_vector(v, {2, 3, 56, 56});
 }
 
