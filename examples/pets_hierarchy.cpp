@@ -21,14 +21,9 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <set>
-#include <sstream>
 #include <sys/stat.h>
 
 #include "datasets/Augment.h"
@@ -37,6 +32,7 @@
 #include "ember.h"
 #include "learner/HierMetrics.h"
 #include "nn/Hierarchy.h"
+#include "sweep_util.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -45,106 +41,8 @@
 using namespace ember;
 
 namespace {
-
-// "0:1:0.05" (start:stop:step, stop included) or "0,0.5,1".
-std::vector<double> parse_grid(const std::string& text) {
-  std::vector<double> out;
-  auto number = [&](const std::string& s) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    EMBER_CHECK(used == s.size() && !s.empty(), "--w: '", s, "' in '", text, "' is not a number");
-    return v;
-  };
-  if (text.find(':') != std::string::npos) {
-    std::stringstream ss(text);
-    std::string a, b, c;
-    std::getline(ss, a, ':'), std::getline(ss, b, ':'), std::getline(ss, c, ':');
-    const double lo = number(a), hi = number(b), step = number(c);
-    EMBER_CHECK(step > 0 && hi >= lo, "--w: '", text, "' must be start:stop:step with step > 0 and stop >= start");
-    const int64_t n = static_cast<int64_t>(std::floor((hi - lo) / step + 1e-9));
-    EMBER_CHECK(n < 100000, "--w: '", text, "' gives too many values");
-    for (int64_t i = 0; i <= n; ++i) out.push_back(std::round((lo + static_cast<double>(i) * step) * 1e9) / 1e9);
-  } else {
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ',')) out.push_back(number(item));
-  }
-  EMBER_CHECK(!out.empty(), "--w: no values in '", text, "'");
-  for (double w : out) EMBER_CHECK(w >= 0 && w <= 1, "--w: ", w, " is outside [0, 1]");
-  return out;
-}
-
-struct Row {
-  int epoch = 0;
-  double train_loss = 0, valid_loss = 0, acc_breed = 0, acc_species = 0, w = 0;
-  int64_t id = 0;
-  double severity = 0, hd5 = 0;
-};
-const char* kHeader = "epoch,train_loss,valid_loss,accuracy_breed,accuracy_species,w,id,severity,hd@5";
-
-std::vector<Row> read_results(const std::string& path) {
-  std::vector<Row> rows;
-  std::ifstream f(path);
-  if (!f.good()) return rows;
-  std::string line;
-  std::getline(f, line);
-  EMBER_CHECK(line == kHeader, path, " is not a results file of this program (header '", line,
-              "'); use another --out");
-  int n = 1;
-  while (std::getline(f, line)) {
-    ++n;
-    if (line.empty()) continue;
-    Row r;
-    char tail = 0;
-    long long id = 0;
-    int got = std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lld,%lf,%lf%c", &r.epoch, &r.train_loss, &r.valid_loss,
-                          &r.acc_breed, &r.acc_species, &r.w, &id, &r.severity, &r.hd5, &tail);
-    EMBER_CHECK(got == 9, path, " line ", n, " is malformed: '", line, "'");
-    r.id = id;
-    rows.push_back(r);
-  }
-  return rows;
-}
-
-void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    EMBER_CHECK(f.good(), "cannot write ", tmp);
-    f << text;
-    f.flush();
-    EMBER_CHECK(f.good(), "writing ", tmp, " failed (disk full?)");
-  }
-  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
-}
-
-std::string format_rows(const std::vector<Row>& rows) {
-  std::ostringstream os;
-  os << kHeader << "\n" << std::setprecision(10);
-  for (const Row& r : rows)
-    os << r.epoch << "," << r.train_loss << "," << r.valid_loss << "," << r.acc_breed << "," << r.acc_species << ","
-       << r.w << "," << r.id << "," << r.severity << "," << r.hd5 << "\n";
-  return os.str();
-}
-
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? NAN : s / static_cast<double>(v.size());
-}
-double sd(const std::vector<double>& v) {  // sample standard deviation, as pandas' std()
-  if (v.size() < 2) return 0;
-  const double m = mean(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / static_cast<double>(v.size() - 1));
-}
-
+// The blog's column names; the layout is sweep_util.h's.
+const sweep::Table kTable{"epoch,train_loss,valid_loss,accuracy_breed,accuracy_species,w,id,severity,hd@5"};
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,7 +73,7 @@ int main(int argc, char** argv) {
 
   try {
     const Device dev = Device::parse(device);
-    const std::vector<double> grid = parse_grid(w_text);
+    const std::vector<double> grid = sweep::parse_grid(w_text);
 #ifdef _OPENMP
     if (threads > 0) omp_set_num_threads(threads);
 #endif
@@ -199,13 +97,8 @@ int main(int argc, char** argv) {
         pets.items.classes, [](const std::string& c) { return pets_species(c) == 0 ? "cat" : "dog"; });
 
     // --- resume ---------------------------------------------------------------------------------
-    std::vector<Row> rows = restart ? std::vector<Row>{} : read_results(results_path);
-    std::map<int64_t, int> rows_of_id;
-    for (const Row& r : rows) rows_of_id[r.id]++;
-    std::vector<Row> kept;  // drop the rows of an unfinished run (a run is written whole, so normally none)
-    for (const Row& r : rows)
-      if (rows_of_id[r.id] == epochs) kept.push_back(r);
-    rows = kept;
+    std::vector<sweep::Row> rows = restart ? std::vector<sweep::Row>{} : sweep::read_results(results_path, kTable);
+    std::map<int64_t, int> rows_of_id = sweep::keep_finished(rows, epochs);
 
     const auto t_sweep = std::chrono::steady_clock::now();
     int done_now = 0, skipped = 0;
@@ -239,43 +132,20 @@ int main(int argc, char** argv) {
         const auto& values = learn->recorder->values;
         for (size_t e = 0; e < values.size(); ++e) {
           const std::vector<double>& v = values[e];
-          Row r;
+          sweep::Row r;
           r.epoch = static_cast<int>(e), r.w = w, r.id = id;
-          r.train_loss = v.at(0), r.valid_loss = v.at(1), r.acc_breed = v.at(2), r.acc_species = v.at(3);
+          r.train_loss = v.at(0), r.valid_loss = v.at(1), r.acc_fine = v.at(2), r.acc_coarse = v.at(3);
           r.severity = v.at(4), r.hd5 = v.at(5);
           rows.push_back(r);
         }
         rows_of_id[id] = static_cast<int>(values.size());
-        write_atomic(results_path, format_rows(rows));
+        sweep::write_atomic(results_path, sweep::format_rows(rows, kTable));
         ++done_now;
       }
     const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();
 
     // --- summary: final-epoch mean +- sd per w --------------------------------------------------
-    std::map<double, std::vector<const Row*>> last;  // the last epoch row of every run, by w
-    std::map<int64_t, const Row*> final_row;
-    for (const Row& r : rows)
-      if (!final_row.count(r.id) || final_row[r.id]->epoch < r.epoch) final_row[r.id] = &r;
-    for (auto& [id, r] : final_row) last[r->w].push_back(r);
-    std::ostringstream summary;
-    summary << "w,runs,breed_mean,breed_sd,species_mean,species_sd,severity_mean,hd5_mean\n";
-    std::cout << "\nFinal epoch, mean +- sd over runs\n     w  runs   accuracy_breed  accuracy_species  severity   hd@5\n";
-    std::vector<double> xs;
-    learner::Series sb{"breed", {}, {}}, ss{"species", {}, {}};
-    for (auto& [w, rs] : last) {
-      std::vector<double> b, s, sev, hd;
-      for (const Row* r : rs) b.push_back(r->acc_breed), s.push_back(r->acc_species), sev.push_back(r->severity), hd.push_back(r->hd5);
-      summary << w << "," << rs.size() << "," << mean(b) << "," << sd(b) << "," << mean(s) << "," << sd(s) << ","
-              << mean(sev) << "," << mean(hd) << "\n";
-      std::cout << std::fixed << std::setprecision(2) << std::setw(6) << w << std::setw(6) << rs.size()
-                << std::setprecision(3) << "   " << mean(b) << " +- " << sd(b) << "    " << mean(s) << " +- " << sd(s)
-                << "   " << std::setw(7) << mean(sev) << "  " << std::setw(5) << mean(hd) << "\n";
-      xs.push_back(w);
-      sb.mean.push_back(mean(b)), sb.sd.push_back(sd(b)), ss.mean.push_back(mean(s)), ss.sd.push_back(sd(s));
-    }
-    write_atomic(out + "/summary.csv", summary.str());
-    const bool plotted = learner::plot_errorbars(xs, {sb, ss}, "w (weight of the breed cross-entropy)", "validation accuracy",
-                                                 out + "/accuracy_vs_w.png");
+    const bool plotted = sweep::summarize(rows, out, {"breed", "species", "w (weight of the breed cross-entropy)"});
     std::cout << std::defaultfloat << "\n" << done_now << " runs trained in " << std::setprecision(4) << sweep_s << " s, "
               << skipped << " already done; results in " << results_path << ", summary.csv"
               << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";

@@ -1,0 +1,218 @@
+// examples/fashion_hierarchy.cpp: the hierarchical-loss w-sweep of examples/pets_hierarchy.cpp on
+// a second real data set, Fashion-MNIST (issue 6), small enough to run on a CPU.
+//
+//   data:   Fashion-MNIST IDX files (gzipped or raw): the 60,000 training images train, the
+//           official 10,000 test images are the validation set; pixels scaled to [0, 1]
+//   tree:   10 classes below 5 groups: tops (T-shirt/top, Pullover, Coat, Shirt), bottoms
+//           (Trouser), dresses (Dress), footwear (Sandal, Sneaker, Ankle boot), bags (Bag)
+//   model:  Conv(1,16,3,p1)-BN-ReLU-MaxPool2 -> Conv(16,32,3,p1)-BN-ReLU-MaxPool2 -> Flatten
+//           -> Linear(32*7*7, 10)
+//   loss:   w * CE(10 classes) + (1 - w) * NLL(log of the summed probabilities of the 5 groups)
+//           (hier::BlogHierLoss, nn/Hierarchy.h)
+//   train:  fit_one_cycle(--epochs, --lr) with fastai's Adam, bs 128; every w of --w, --runs
+//           times each; run id k seeds the init and the batch order with --seed + k
+//   output: results.csv (epoch,train_loss,valid_loss,accuracy_fine,accuracy_coarse,w,id,
+//           severity,hd@5; accuracy_coarse is the blog's form: the group of the argmax class),
+//           summary.csv (final-epoch mean and sd per w) and accuracy_vs_w.png (+ its CSV)
+//
+//   ./build/bin/fashion_hierarchy --w 0:1:0.25 --runs 3          # the sweep in docs/hierarchy.md
+//   ./build/bin/fashion_hierarchy --w 0.5 --runs 1 --epochs 1 --limit 5000   # a quick look
+//
+// Where the data comes from: --data DIR (DIR or DIR/fashion-mnist), else the folder of Debian's
+// dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist; scripts/setup installs it),
+// else $EMBER_DATA_DIR/fashion-mnist. Nothing is downloaded.
+//
+// Severity is exact over the validation set: hd@1 / error rate (both average exactly over
+// batches; docs/hierarchy.md "Averaging"), not the Recorder's batch-weighted approximation.
+//
+// Robustness as pets_hierarchy: results.csv is rewritten atomically after each run; started again
+// with the same --out, the sweep skips the finished runs (--restart starts over).
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sys/stat.h>
+
+#include "datasets/Mnist.h"
+#include "ember.h"
+#include "learner/HierMetrics.h"
+#include "nn/Hierarchy.h"
+#include "sweep_util.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+using namespace ember;
+namespace fs = std::filesystem;
+
+namespace {
+
+const sweep::Table kTable{"epoch,train_loss,valid_loss,accuracy_fine,accuracy_coarse,w,id,severity,hd@5"};
+
+// The label order of the IDX files (Zalando's README).
+const std::vector<std::string> kClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+hier::ClassTree fashion_tree() {
+  const std::vector<hier::ClassTree::Edge> parents = {
+      {"T-shirt/top", "tops"}, {"Pullover", "tops"},    {"Coat", "tops"},         {"Shirt", "tops"},
+      {"Trouser", "bottoms"},  {"Dress", "dresses"},    {"Sandal", "footwear"},   {"Sneaker", "footwear"},
+      {"Ankle boot", "footwear"}, {"Bag", "bags"}};
+  return hier::ClassTree::from_parents(parents, kClasses, "the Fashion-MNIST groups");
+}
+
+std::shared_ptr<nn::Sequential> fashion_cnn() {
+  using nn::BatchNorm2d, nn::Conv2d, nn::MaxPool2d, nn::ReLU;
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<Conv2d>(1, 16, 3, 1, 1), std::make_shared<BatchNorm2d>(16), std::make_shared<ReLU>(),
+      std::make_shared<MaxPool2d>(2),  // [B, 16, 14, 14]
+      std::make_shared<Conv2d>(16, 32, 3, 1, 1), std::make_shared<BatchNorm2d>(32), std::make_shared<ReLU>(),
+      std::make_shared<MaxPool2d>(2),  // [B, 32, 7, 7]
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(32 * 7 * 7, 10)});
+}
+
+const char* kSystemDir = "/usr/share/datasets/fashion-mnist";  // Debian's dataset-fashion-mnist
+const char* kHowTo =
+    "Install it with `apt-get install dataset-fashion-mnist` (or scripts/setup), or put "
+    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+    "t10k-labels-idx1-ubyte.gz (gzipped or not) into a folder DIR and pass --data DIR, or into "
+    "$EMBER_DATA_DIR/fashion-mnist.";
+
+bool has_idx(const std::string& dir) { return detect_mnist_layout(dir) == MnistLayout::Idx; }
+
+// The folder to read, in the order of the header comment. EMBER_FASHION_MNIST_SYSTEM_DIR replaces
+// the Debian folder (the tests use it to see the message for "no data anywhere").
+std::string fashion_dir(const std::string& flag) {
+  if (!flag.empty()) {
+    EMBER_CHECK(fs::exists(flag), "--data: folder ", flag, " does not exist. ", kHowTo);
+    for (const std::string& d : {flag, flag + "/fashion-mnist"})
+      if (has_idx(d)) return d;
+    EMBER_FAIL("--data: no Fashion-MNIST IDX files in ", flag, " (nor in ", flag,
+               "/fashion-mnist): expected train-images-idx3-ubyte[.gz] and the other three. ", kHowTo);
+  }
+  const char* sys_env = std::getenv("EMBER_FASHION_MNIST_SYSTEM_DIR");
+  const std::string sys = sys_env ? sys_env : kSystemDir;
+  if (has_idx(sys)) return sys;
+  const char* data_env = std::getenv("EMBER_DATA_DIR");
+  const std::string user = data_env && *data_env ? std::string(data_env) + "/fashion-mnist" : "";
+  if (!user.empty() && has_idx(user)) return user;
+  EMBER_FAIL("Fashion-MNIST not found: looked in ", sys, " and ",
+             user.empty() ? "$EMBER_DATA_DIR/fashion-mnist (EMBER_DATA_DIR is not set)" : user, ". ", kHowTo);
+}
+
+// images u8 [N, 28, 28] -> f32 [n, 1, 28, 28] in [0, 1]; labels [n]; n = min(limit, N) (0: all).
+std::pair<Tensor, Tensor> as_tensors(const Mnist& m, int64_t limit) {
+  const int64_t n = limit > 0 ? std::min(limit, m.size()) : m.size();
+  Tensor x = m.images.narrow(0, 0, n).contiguous().reshape({n, 1, 28, 28}).to(DType::f32) / 255.0;
+  return {x, m.labels.narrow(0, 0, n).contiguous()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Ember: the hierarchical-loss w-sweep on Fashion-MNIST (10 classes in 5 groups)"};
+  std::string data, w_text = "0:1:0.25", out = "fashion_hierarchy_out", device = "cpu";
+  int runs = 3, epochs = 2, threads = 0;
+  int64_t bs = 128, limit = 0;
+  uint64_t seed = 1;
+  double lr = 5e-3;
+  bool restart = false;
+  app.add_option("--data", data, "folder of the Fashion-MNIST IDX files (default: " + std::string(kSystemDir) +
+                                      ", then $EMBER_DATA_DIR/fashion-mnist)");
+  app.add_option("--w", w_text, "loss weights: start:stop:step or a comma list")->capture_default_str();
+  app.add_option("--runs", runs, "runs per w")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--epochs", epochs, "fit_one_cycle epochs per run")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--lr", lr, "fit_one_cycle's lr_max")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
+  app.add_option("--limit", limit,
+                 "train on the first N training images and validate on the first N/6 test images (0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{60000}))->capture_default_str();
+  app.add_option("--seed", seed, "base seed: run id k uses seed + k for init and batch order")->capture_default_str();
+  app.add_option("--out", out, "folder for results.csv, summary.csv and the plot")->capture_default_str();
+  app.add_flag("--restart", restart, "ignore (and replace) the results already in --out");
+  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
+  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const Device dev = Device::parse(device);
+    const std::vector<double> grid = sweep::parse_grid(w_text);
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#endif
+    // --- data: the training set trains, the official test set validates ---------------------
+    const std::string dir = fashion_dir(data);
+    const Mnist train_set = load_mnist(dir, /*train=*/true), test_set = load_mnist(dir, /*train=*/false);
+    EMBER_CHECK(limit == 0 || limit >= 6, "--limit ", limit, " is too small (at least 6: N/6 test images validate)");
+    auto [xt, yt] = as_tensors(train_set, limit);
+    auto [xv, yv] = as_tensors(test_set, limit > 0 ? limit / 6 : 0);
+    std::cout << "Fashion-MNIST from " << dir << ": " << xt.size(0) << " training images, " << xv.size(0)
+              << " validation images (the official test set" << (limit > 0 ? ", limited" : "") << ")\n";
+    const hier::ClassTree tree = fashion_tree();
+    std::cout << tree.str();
+
+    ::mkdir(out.c_str(), 0755);
+    struct stat st {};
+    EMBER_CHECK(::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "--out ", out, " is not a folder");
+    const std::string results_path = out + "/results.csv";
+
+    // --- resume ---------------------------------------------------------------------------------
+    std::vector<sweep::Row> rows = restart ? std::vector<sweep::Row>{} : sweep::read_results(results_path, kTable);
+    std::map<int64_t, int> finished = sweep::keep_finished(rows, epochs);
+
+    const auto t_sweep = std::chrono::steady_clock::now();
+    int done_now = 0, skipped = 0;
+    for (size_t wi = 0; wi < grid.size(); ++wi)
+      for (int run = 0; run < runs; ++run) {
+        const double w = grid[wi];
+        const int64_t id = static_cast<int64_t>(wi) * runs + run + 1;  // the blog's running id
+        if (finished.count(id)) {
+          ++skipped;
+          continue;
+        }
+        std::cout << "\n=== w = " << w << ", run " << run + 1 << "/" << runs << " (id " << id << ") ===\n";
+        const uint64_t run_seed = seed + static_cast<uint64_t>(id);
+        manual_seed(run_seed);
+        auto train = std::make_shared<learner::TensorBatches>(xt, yt, learner::TensorBatches::Options{bs, true, true, run_seed});
+        auto valid = std::make_shared<learner::TensorBatches>(xv, yv, learner::TensorBatches::Options{bs, false, false, 0});
+        std::vector<learner::Metric> metrics = {
+            learner::level_accuracy_metric(tree, -1, "accuracy_fine"),
+            learner::level_accuracy_metric(tree, 1, "accuracy_coarse"),  // the group of the argmax class
+            learner::hier_distance_metric(tree, 1),                      // for the exact severity
+            learner::hier_distance_metric(tree, 5)};
+        learner::Learner learn({train, valid, kClasses}, fashion_cnn(), std::make_shared<hier::BlogHierLoss>(tree, w),
+                               learner::fastai_adam(), metrics);
+        if (dev != Device::cpu()) learn.to(dev);
+        learn.fit_one_cycle(epochs, lr);
+        const auto& values = learn.recorder->values;  // {train_loss, valid_loss, fine, coarse, hd@1, hd@5}
+        for (size_t e = 0; e < values.size(); ++e) {
+          const std::vector<double>& v = values[e];
+          sweep::Row r;
+          r.epoch = static_cast<int>(e), r.w = w, r.id = id;
+          r.train_loss = v.at(0), r.valid_loss = v.at(1), r.acc_fine = v.at(2), r.acc_coarse = v.at(3);
+          const double error_rate = 1.0 - r.acc_fine;
+          r.severity = error_rate > 1e-12 ? v.at(4) / error_rate : 0.0;
+          r.hd5 = v.at(5);
+          rows.push_back(r);
+        }
+        sweep::write_atomic(results_path, sweep::format_rows(rows, kTable));
+        ++done_now;
+      }
+    const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();
+
+    // --- summary: final-epoch mean +- sd per w --------------------------------------------------
+    const bool plotted = sweep::summarize(rows, out, {"fine", "coarse", "w (weight of the 10-class cross-entropy)"});
+    std::cout << "\n" << done_now << " runs trained in " << std::setprecision(4) << sweep_s << " s, " << skipped
+              << " already done; results in " << results_path << ", summary.csv"
+              << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "fashion_hierarchy: " << e.what() << "\n";
+    return 1;
+  }
+}
