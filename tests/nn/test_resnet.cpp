@@ -156,3 +156,21 @@ TEST(ResNet, WrongInputShapeNamesTheLayer) {
     EXPECT_NE(std::string(e.what()).find("Conv2d(3, 64): input [2, 1, 56, 56] must be [N, 3, H, W]"), std::string::npos) << e.what();
   }
 }
+
+// The formula weights written by torch.save (zip and legacy .pth) and converted to safetensors by
+// ember-convert, loaded through nn::load_weights: the eval logits still match torchvision's.
+// tests/nn/resnet_pth.sh makes the files (it needs Debian's python3-torch + torchvision) and
+// runs this test with EMBER_RESNET_PTH_DIR set; without it the test is skipped.
+TEST(ResNetFiles, TorchSavedWeightsLoadAndMatch) {
+  const char* dir = std::getenv("EMBER_RESNET_PTH_DIR");
+  if (!dir) GTEST_SKIP() << "EMBER_RESNET_PTH_DIR not set (tests/nn/resnet_pth.sh sets it after writing the files)";
+  json fx = load_fixture();
+  for (const char* name : {"resnet18_formula_zip.pth", "resnet18_formula_legacy.pth", "resnet18_formula.safetensors"}) {
+    auto net = nn::resnet18();
+    nn::load_weights(*net, std::string(dir) + "/" + name);
+    net->eval();
+    NoGradGuard ng;
+    Tensor logits = net->forward(input_batch());
+    expect_close(logits.to_vector<double>(), fx["eval_logits"].get<std::vector<double>>(), 1e-4, name);
+  }
+}
