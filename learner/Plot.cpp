@@ -1,6 +1,8 @@
 // learner/Plot.cpp: CSV + gnuplot script writers and the gnuplot runner.
 #include "learner/Plot.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -192,6 +194,60 @@ bool plot_errorbars(const std::vector<double>& x, const std::vector<Series>& ser
     const std::string m = std::to_string(2 + 2 * k), d = std::to_string(3 + 2 * k);
     s += (k ? ", " : "") + gp_quote(csv_path) + " using 1:" + m + ":" + d + " skip 1 with yerrorlines lw 2 title " +
          gp_quote(series[k].name);
+  }
+  s += "\n";
+  return run_gnuplot(png, s);
+}
+
+std::vector<double> histogram_counts(const std::vector<double>& values, int bins, double lo, double hi, bool fraction) {
+  EMBER_CHECK(bins >= 1 && hi > lo, "histogram_counts: need bins >= 1 and hi > lo, got ", bins, " bins over [", lo, ", ",
+              hi, "]");
+  std::vector<double> counts(static_cast<size_t>(bins), 0.0);
+  for (double v : values) {
+    if (std::isnan(v)) continue;
+    auto b = static_cast<int64_t>(std::floor((v - lo) / (hi - lo) * bins));
+    b = std::min<int64_t>(std::max<int64_t>(b, 0), bins - 1);
+    counts[static_cast<size_t>(b)] += 1;
+  }
+  if (fraction && !values.empty())
+    for (double& c : counts) c /= static_cast<double>(values.size());
+  return counts;
+}
+
+bool plot_histogram(const std::vector<double>& edges, const std::vector<Histogram>& series, const std::string& xlabel,
+                    const std::string& ylabel, const std::string& png) {
+  EMBER_CHECK(edges.size() >= 2, "plot_histogram: need at least 2 bin edges, got ", edges.size());
+  const size_t bins = edges.size() - 1;
+  for (const Histogram& h : series)
+    EMBER_CHECK(h.counts.size() == bins, "plot_histogram: series '", h.name, "' has ", h.counts.size(),
+                " counts for ", bins, " bins");
+  std::ostringstream csv;
+  csv << "bin_lo,bin_hi";
+  for (const Histogram& h : series) {
+    std::string n = h.name;
+    for (char& ch : n)
+      if (ch == ',' || ch == '\n' || ch == '"') ch = ' ';
+    csv << "," << n;
+  }
+  csv << "\n";
+  for (size_t i = 0; i < bins; ++i) {
+    csv << num(edges[i]) << "," << num(edges[i + 1]);
+    for (const Histogram& h : series) csv << "," << num(h.counts[i]);
+    csv << "\n";
+  }
+  const std::string csv_path = sibling_path(png, ".csv");
+  write_file(csv_path, csv.str());
+  // Clustered boxes: series k of bin i is a box at the bin centre shifted by its slot.
+  const double k = static_cast<double>(std::max<size_t>(series.size(), 1));
+  std::string s = png_header(png, 900, 500);
+  s += "set grid ytics\nset key top center\nset style fill solid 0.7 border -1\nset xlabel " + gp_quote(xlabel) +
+       "\nset ylabel " + gp_quote(ylabel) + "\nset xrange [" + num(edges.front()) + ":" + num(edges.back()) + "]\n";
+  s += "plot ";
+  for (size_t j = 0; j < series.size(); ++j) {
+    const std::string w = "(($2-$1)*0.9/" + num(k) + ")";
+    const std::string x = "($1+($2-$1)*0.05+" + w + "*(" + std::to_string(j) + "+0.5))";
+    s += (j ? ", " : "") + gp_quote(csv_path) + " using " + x + ":" + std::to_string(3 + j) + ":" + w +
+         " skip 1 with boxes title " + gp_quote(series[j].name);
   }
   s += "\n";
   return run_gnuplot(png, s);

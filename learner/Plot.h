@@ -40,6 +40,19 @@ struct Series {
 };
 bool plot_errorbars(const std::vector<double>& x, const std::vector<Series>& series, const std::string& xlabel,
                     const std::string& ylabel, const std::string& png);
+// Histograms side by side: counts (or fractions) per bin for each series, over the bins
+// [edges[i], edges[i+1]) (edges.size() = bins + 1), drawn as clustered boxes. CSV:
+// bin_lo,bin_hi,<name>,...
+struct Histogram {
+  std::string name;
+  std::vector<double> counts;  // one per bin
+};
+// Counts of `values` in `bins` equal bins over [lo, hi] (values outside are clamped into the first
+// or last bin; the last bin includes hi). fraction: divide by values.size().
+std::vector<double> histogram_counts(const std::vector<double>& values, int bins, double lo, double hi,
+                                     bool fraction = false);
+bool plot_histogram(const std::vector<double>& edges, const std::vector<Histogram>& series, const std::string& xlabel,
+                    const std::string& ylabel, const std::string& png);
 // Heatmap of cm [C, C] (rows actual) with the counts written in. CSV: the matrix with names.
 bool plot_confusion_matrix(const Tensor& cm, const std::vector<std::string>& vocab, const std::string& png);
 
