@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/seeds/real_data_softmax.sh BINARY: examples/softmax_vs_sigmoid on the 940-image Pets subset
-# in $EMBER_DATA_DIR/oxford-pets-subset, 1 epoch per model, 200 MNIST digits as the
+# in $EMBER_DATA_DIR/oxford-pets-subset, 1 epoch per model at 32 px, 200 MNIST digits as the
 # out-of-domain images (random-init ResNet-18; skipped, exit 77, without the data). Checks the
 # summary (4 rows, rates in [0, 1], sigmoid/softmax sanity) and the histogram CSV.
 set -euo pipefail
@@ -12,7 +12,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
-"$bin" --data "$dir" --epochs 1 --ood-count 200 --bins 10 --out "$tmp/out" | tee "$tmp/log"
+"$bin" --data "$dir" --epochs 1 --size 32 --ood-count 200 --bins 10 --out "$tmp/out" | tee "$tmp/log"
 echo "took $((SECONDS - start)) s"
 grep -q "epoch.*train_loss.*valid_loss.*accuracy" "$tmp/log"
 csv=$tmp/out/summary.csv
