@@ -9,6 +9,12 @@
 //   3. At a leaf's accumulator, add the grad into leaf.grad.
 //   4. Unless retain_graph, drop each node's saved tensors once it ran.
 // All of it runs with grad mode off: Ember computes first derivatives.
+//
+// Anomaly mode (see Node.h) adds a NaN/Inf check of each recorded output (in record) and
+// of each grad a node's backward returns (in run_backward).
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 #include "autograd/Node.h"
@@ -50,6 +56,96 @@ const Tensor& SavedTensor::get() const {
 }
 
 // ---------------------------------------------------------------------------
+// Anomaly mode
+namespace {
+bool anomaly_from_env() {
+  const char* v = std::getenv("EMBER_DETECT_ANOMALY");
+  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+}
+// -1: not set on this thread, follow the environment (read once).
+thread_local signed char t_anomaly = -1;
+thread_local AnomalyScope* t_scope = nullptr;
+
+// True when every element is finite: sum(x * 0) is NaN exactly when some x is NaN or Inf.
+// One kernel pair and a one-element read on any device.
+bool all_finite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype()) || t.numel() == 0) return true;
+  Dims dims;
+  for (int64_t d = 0; d < t.dim(); ++d) dims.push_back(d);
+  Tensor z = raw::unary(UnaryOp::MulScalar, t, 0.0);
+  if (!dims.empty()) z = raw::reduce(ReduceOp::Sum, z, dims, false);
+  return z.item() == 0.0;
+}
+
+// "3 NaN and 1 Inf" (error path only: copies to the CPU).
+std::string count_bad(const Tensor& t) {
+  Tensor c = t.detach().cpu().to(DType::f64).contiguous();
+  const double* p = c.data<double>();
+  int64_t nan = 0, inf = 0;
+  for (int64_t i = 0; i < c.numel(); ++i) {
+    if (std::isnan(p[i])) ++nan;
+    else if (std::isinf(p[i])) ++inf;
+  }
+  std::string s;
+  if (nan) s += std::to_string(nan) + " NaN";
+  if (inf) s += std::string(nan ? " and " : "") + std::to_string(inf) + " Inf";
+  return s + " of " + std::to_string(c.numel()) + " elements";
+}
+
+std::string shapes_text(const std::vector<Shape>& shapes) {
+  std::string s;
+  for (size_t i = 0; i < shapes.size(); ++i) s += (i ? ", " : "") + fmt(shapes[i]);
+  return s.empty() ? "none" : s;
+}
+
+std::string scope_text(const std::shared_ptr<const std::string>& where) {
+  return where ? " in " + *where : " (outside any module; call modules through operator() to name them)";
+}
+
+void check_forward(const char* name, const TensorList& inputs, const Tensor& out) {
+  if (all_finite(out)) return;
+  std::vector<Shape> shapes;
+  std::string bad_inputs;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    shapes.push_back(inputs[i].defined() ? inputs[i].shape() : Shape{});
+    if (!all_finite(inputs[i])) bad_inputs += (bad_inputs.empty() ? "" : ", ") + std::to_string(i);
+  }
+  const AnomalyScope* sc = AnomalyScope::current();
+  EMBER_FAIL("anomaly: forward of '", name, "' produced ", count_bad(out), " (output ", fmt(out.shape()),
+             ", inputs ", shapes_text(shapes), "; ",
+             bad_inputs.empty() ? std::string("the inputs were finite")
+                                : "input " + bad_inputs + " already held NaN/Inf, so look before this op",
+             ")", scope_text(sc ? sc->where_ptr() : nullptr));
+}
+
+void check_backward(const Node& n, const Tensor& grad_out, const TensorList& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (all_finite(grads[i])) continue;
+    EMBER_FAIL("anomaly: backward of '", n.name, "' returned ", count_bad(grads[i]), " in the grad of input ", i,
+               " (input shapes ", shapes_text(n.input_shapes), "; grad_out ", fmt(grad_out.shape()),
+               all_finite(grad_out) ? " was finite" : " already held NaN/Inf", ");", " its forward ran",
+               scope_text(n.scope));
+  }
+}
+}  // namespace
+
+bool anomaly_enabled() {
+  if (t_anomaly < 0) {
+    static const bool from_env = anomaly_from_env();
+    t_anomaly = from_env ? 1 : 0;
+  }
+  return t_anomaly != 0;
+}
+void set_anomaly_enabled(bool on) { t_anomaly = on ? 1 : 0; }
+
+AnomalyScope::AnomalyScope(const void* owner, std::string where)
+    : owner_(owner), where_(std::make_shared<const std::string>(std::move(where))), parent_(t_scope) {
+  t_scope = this;
+}
+AnomalyScope::~AnomalyScope() { t_scope = parent_; }
+const AnomalyScope* AnomalyScope::current() { return t_scope; }
+
+// ---------------------------------------------------------------------------
 // Recording
 bool needs_grad(std::initializer_list<Tensor> inputs) {
   if (!grad_enabled()) return false;
@@ -80,7 +176,10 @@ std::shared_ptr<Node> edge_for(const Tensor& t) {
 }  // namespace
 
 void record(const char* name, const TensorList& inputs, Tensor& out, BackwardFn backward) {
+  const bool anomaly = anomaly_enabled();
+  if (anomaly) check_forward(name, inputs, out);
   auto node = std::make_shared<Node>();
+  if (anomaly && t_scope) node->scope = t_scope->where_ptr();
   node->name = name;
   node->next.reserve(inputs.size());
   node->input_shapes.reserve(inputs.size());
@@ -127,6 +226,8 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   EMBER_CHECK(grad.shape() == root.shape(), "backward: grad shape ", fmt(grad.shape()),
               " does not match output shape ", fmt(root.shape()));
   NoGradGuard no_grad;
+  const bool anomaly = anomaly_enabled();
+  EMBER_CHECK(!anomaly || all_finite(grad), "anomaly: backward: the grad passed in holds ", count_bad(grad));
 
   std::shared_ptr<Node> start = root.grad_fn() ? root.grad_fn() : edge_for(root);
 
@@ -169,6 +270,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       in_grads = n->backward(g);
       EMBER_INTERNAL_ASSERT(in_grads.size() == n->next.size(), n->name, " returned ",
                             in_grads.size(), " grads for ", n->next.size(), " inputs");
+      if (anomaly) check_backward(*n, g, in_grads);
     }
     if (!retain_graph) {
       n->backward = nullptr;

@@ -30,6 +30,7 @@ struct Node {
   std::vector<Shape> input_shapes;           // to check the grads backward returns
   BackwardFn backward;                       // empty once released (after backward)
   std::weak_ptr<TensorImpl> leaf;            // set only on a leaf's grad accumulator
+  std::shared_ptr<const std::string> scope;  // anomaly mode only: the module the forward ran in
   bool released = false;
 
   ~Node();  // iterative, so a 100,000-node chain does not overflow the stack
@@ -58,5 +59,47 @@ void record(const char* name, const TensorList& inputs, Tensor& out, BackwardFn 
 
 // The engine: runs backward from `root` with `grad` (see Tensor::backward).
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+// ---------------------------------------------------------------------------
+// Anomaly mode (docs/reliability.md). Off by default; on when the environment has
+// EMBER_DETECT_ANOMALY=1 (read once), or inside a DetectAnomalyGuard (per thread).
+// When on, record() checks every recorded op's output for NaN/Inf, and the engine checks
+// every grad a backward returns; the first bad one throws ember::Error naming the op, its
+// input shapes and the module it ran in:
+//   anomaly: forward of 'log' produced 1 NaN (output [4], inputs [4]; the inputs were finite)
+//   in fc2 (Linear)
+// When off, the only cost is one bool test per recorded op.
+bool anomaly_enabled();
+void set_anomaly_enabled(bool on);  // this thread
+struct DetectAnomalyGuard {
+  explicit DetectAnomalyGuard(bool on = true) : prev_(anomaly_enabled()) { set_anomaly_enabled(on); }
+  ~DetectAnomalyGuard() { set_anomaly_enabled(prev_); }
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Where ops run, for anomaly messages: a per-thread stack of frames, pushed by
+// nn::Module::operator() while anomaly mode is on ("layer4.1.bn2 (BatchNorm2d)"). `owner`
+// identifies who pushed the frame (nn uses the Module*). record() keeps the innermost frame's
+// text on the Node, so a backward anomaly can say where its forward ran.
+class AnomalyScope {
+ public:
+  AnomalyScope(const void* owner, std::string where);
+  ~AnomalyScope();
+  AnomalyScope(const AnomalyScope&) = delete;
+  AnomalyScope& operator=(const AnomalyScope&) = delete;
+  static const AnomalyScope* current();  // innermost frame of this thread, or null
+  const void* owner() const { return owner_; }
+  const std::string& where() const { return *where_; }
+  const std::shared_ptr<const std::string>& where_ptr() const { return where_; }
+
+ private:
+  const void* owner_;
+  std::shared_ptr<const std::string> where_;
+  AnomalyScope* parent_;
+};
 
 }  // namespace ember

@@ -66,7 +66,7 @@ void Sequential::push_back(std::shared_ptr<Module> m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& l : layers_) h = l->forward(h);
+  for (auto& l : layers_) h = (*l)(h);  // operator(): names the layer in anomaly mode
   return h;
 }
 

@@ -7,8 +7,42 @@
 #include <set>
 #include <sstream>
 
+#include "autograd/Node.h"
+
 namespace ember {
 namespace nn {
+
+// ---------------------------------------------------------------------------
+// The call operator: forward inside a module scope while anomaly mode is on. The dotted
+// path is found from the enclosing module's frame: a direct child by pointer, else any
+// descendant (a parent that called forward() directly skips a level); a module with no
+// enclosing frame is the root, named by its type.
+namespace {
+thread_local std::vector<std::string> t_paths;  // dotted path of each open module frame
+
+std::string path_in(Module* parent, const std::string& parent_path, const Module* m) {
+  auto join = [&](const std::string& n) { return parent_path.empty() ? n : parent_path + "." + n; };
+  for (auto& [n, c] : parent->named_children())
+    if (c.get() == m) return join(n);
+  for (auto& [n, d] : parent->named_modules())
+    if (d == m && !n.empty()) return join(n);
+  return "";
+}
+}  // namespace
+
+Tensor Module::operator()(const Tensor& x) {
+  if (!anomaly_enabled()) return forward(x);
+  const AnomalyScope* top = AnomalyScope::current();
+  std::string path;
+  if (top != nullptr && !t_paths.empty())
+    path = path_in(static_cast<Module*>(const_cast<void*>(top->owner())), t_paths.back(), this);
+  AnomalyScope scope(this, path.empty() ? type_name_ : path + " (" + type_name_ + ")");
+  t_paths.push_back(path);
+  struct Pop {
+    ~Pop() { t_paths.pop_back(); }
+  } pop;
+  return forward(x);
+}
 
 Tensor Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
   EMBER_CHECK(t.defined(), type_name_, ": parameter '", name, "' is undefined");

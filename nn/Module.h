@@ -34,7 +34,10 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), inside a module scope when anomaly mode is on (autograd/Node.h), so an
+  // anomaly names the module: "in layer4.1.bn2 (BatchNorm2d)". Call children through it
+  // ((*child)(x)) for their names to show; Sequential, ResNet and the Learner do.
+  Tensor operator()(const Tensor& x);
 
   // --- structure -----------------------------------------------------------
   const std::string& type_name() const { return type_name_; }

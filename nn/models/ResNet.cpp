@@ -25,9 +25,10 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride) : Modul
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu->forward(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  return relu->forward(out + (downsample ? downsample->forward(x) : x));
+  // Children are called through operator(), which names them in anomaly mode.
+  Tensor out = (*relu)((*bn1)((*conv1)(x)));
+  out = (*bn2)((*conv2)(out));
+  return (*relu)(out + (downsample ? (*downsample)(x) : x));
 }
 
 ResNet::ResNet(std::vector<int> blocks, int64_t num_classes) : Module("ResNet") {
@@ -57,7 +58,7 @@ ResNet::ResNet(std::vector<int> blocks, int64_t num_classes) : Module("ResNet") 
 
 Tensor ResNet::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& m : layers()) h = m == fc ? fc->forward(h.flatten(1)) : m->forward(h);
+  for (auto& m : layers()) h = m == fc ? (*fc)(h.flatten(1)) : (*m)(h);
   return h;
 }
 
