@@ -240,7 +240,7 @@ bool plot_histogram(const std::vector<double>& edges, const std::vector<Histogra
   // Clustered boxes: series k of bin i is a box at the bin centre shifted by its slot.
   const double k = static_cast<double>(std::max<size_t>(series.size(), 1));
   std::string s = png_header(png, 900, 500);
-  s += "set grid ytics\nset key top center\nset style fill solid 0.7 border -1\nset xlabel " + gp_quote(xlabel) +
+  s += "set termoption noenhanced\nset grid ytics\nset key top center\nset style fill solid 0.7 border -1\nset xlabel " + gp_quote(xlabel) +
        "\nset ylabel " + gp_quote(ylabel) + "\nset xrange [" + num(edges.front()) + ":" + num(edges.back()) + "]\n";
   s += "plot ";
   for (size_t j = 0; j < series.size(); ++j) {
