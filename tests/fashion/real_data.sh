@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fashion/real_data.sh BINARY: examples/fashion_hierarchy on real Fashion-MNIST, quickly:
-# w = 0.5, one run, one epoch on the first 5,000 training images (validated on 833 test images).
+# w = 0.5, one run, one epoch on the first 5,000 training images (validated on the 10,000 test images).
 # Looks where the program looks (Debian's dataset-fashion-mnist, $EMBER_DATA_DIR/fashion-mnist);
 # skipped (exit 77) without the data. Checks the results table, results.csv, the summary, an
 # accuracy floor, and that a second start resumes without training again.
