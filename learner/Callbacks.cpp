@@ -251,8 +251,8 @@ void ParamScheduler::before_batch() {
 
 // ---------------------------------------------------------------------------
 // TrackerCallback, EarlyStopping, SaveModel, CSVLogger
-TrackerCallback::TrackerCallback(std::string name, std::string monitor, double min_delta, int lower_is_better)
-    : Callback(std::move(name), 60), monitor_(std::move(monitor)), min_delta_(min_delta) {
+TrackerCallback::TrackerCallback(std::string name, std::string monitor, double min_delta, int lower_is_better, int order)
+    : Callback(std::move(name), order), monitor_(std::move(monitor)), min_delta_(min_delta) {
   lower_ = lower_is_better >= 0 ? lower_is_better != 0
                                 : (monitor_.find("loss") != std::string::npos || monitor_.find("error") != std::string::npos);
 }
@@ -326,6 +326,62 @@ void SaveModelCallback::after_epoch() {
 
 void SaveModelCallback::after_fit() {
   if (!every_epoch_ && saved_) learn().load(path_, with_opt_);
+}
+
+// ---------------------------------------------------------------------------
+// CheckpointCallback, TerminateOnNaNCallback
+CheckpointCallback::CheckpointCallback(std::string path, Options o)
+    : TrackerCallback("CheckpointCallback", o.monitor, 0.0, -1, 65), path_(std::move(path)), opt_(std::move(o)) {
+  EMBER_CHECK(!path_.empty(), "CheckpointCallback: the path is empty");
+  EMBER_CHECK(opt_.every_epochs >= 0 && opt_.every_batches >= 0, "CheckpointCallback: every_epochs (",
+              opt_.every_epochs, ") and every_batches (", opt_.every_batches, ") must be >= 0");
+}
+
+std::string CheckpointCallback::best_path() const {
+  size_t slash = path_.find_last_of('/');
+  size_t dot = path_.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == 0) return path_ + "_best";
+  return path_.substr(0, dot) + "_best" + path_.substr(dot);
+}
+
+void CheckpointCallback::write(const std::string& p) {
+  learn().save_checkpoint(p);
+  ++saves_;
+}
+
+void CheckpointCallback::before_fit() {
+  if (!monitor().empty()) TrackerCallback::before_fit();
+}
+
+void CheckpointCallback::after_batch() {
+  Learner& l = learn();
+  if (l.training && opt_.every_batches > 0 && l.train_iter % opt_.every_batches == 0) write(path_);
+}
+
+void CheckpointCallback::after_epoch() {
+  Learner& l = learn();
+  if (!monitor().empty()) {
+    TrackerCallback::after_epoch();
+    if (new_best) write(best_path());
+  }
+  if (opt_.every_epochs > 0 && (l.epoch + 1) % opt_.every_epochs == 0) write(path_);
+}
+
+void TerminateOnNaNCallback::after_loss() {
+  Learner& l = learn();
+  if (!l.training || !l.loss.defined()) return;
+  double v = l.loss.detach().item();
+  if (std::isfinite(v)) return;
+  std::ostringstream lrs;
+  const auto& groups = l.opt->groups();
+  for (size_t g = 0; g < groups.size(); ++g) lrs << (g ? ", " : "") << groups[g].hyper.lr;
+  std::ostringstream msg;
+  const char* text = std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  msg << "Learner: the training loss is " << text << " at epoch " << l.epoch << ", batch " << l.iter << " of "
+      << l.n_iter << " (training batch " << l.train_iter << ", lr " << (groups.size() > 1 ? "[" : "") << lrs.str()
+      << (groups.size() > 1 ? "]" : "") << "); stopped before backward, so the weights are those of the last "
+      << "good step. Try a lower learning rate, or find the op with EMBER_DETECT_ANOMALY=1 (docs/reliability.md)";
+  throw NonFiniteLossError(msg.str(), v);
 }
 
 void CSVLogger::before_fit() {

@@ -38,6 +38,8 @@ class SmoothLoss {
   void add(double x);
   double value() const;
   int64_t count() const { return count_; }
+  double average() const { return v_; }  // the raw (undebiased) average, for checkpoints
+  void restore(double average, int64_t count) { v_ = average, count_ = count; }
 
  private:
   double beta_, v_ = 0;
@@ -125,7 +127,8 @@ class ParamScheduler : public Callback {
 // the best so far by more than min_delta.
 class TrackerCallback : public Callback {
  public:
-  TrackerCallback(std::string name, std::string monitor = "valid_loss", double min_delta = 0.0, int lower_is_better = -1);
+  TrackerCallback(std::string name, std::string monitor = "valid_loss", double min_delta = 0.0, int lower_is_better = -1,
+                  int order = 60);
   void before_fit() override;
   void after_epoch() override;
   double best = 0;
@@ -148,6 +151,8 @@ class EarlyStoppingCallback : public TrackerCallback {
       : TrackerCallback("EarlyStoppingCallback", std::move(monitor), min_delta), patience_(patience) {}
   void before_fit() override;
   void after_epoch() override;
+  int waited() const { return wait_; }  // epochs without improvement (saved in checkpoints)
+  void set_waited(int w) { wait_ = w; }
 
  private:
   int patience_, wait_ = 0;
@@ -168,6 +173,64 @@ class SaveModelCallback : public TrackerCallback {
  private:
   std::string path_;
   bool every_epoch_, with_opt_, saved_ = false;
+};
+
+// Resumable checkpoints (docs/reliability.md): Learner::save_checkpoint to `path` every
+// `every_epochs` epochs (0: never) and every `every_batches` training batches (0: never), each
+// write atomic (temp file + rename, so `path` always holds a whole checkpoint). With a
+// `monitor` column ("valid_loss", "accuracy", ...), also to best_path() at each new best.
+// On SIGINT/SIGTERM the Learner writes its interrupt checkpoint to path() too. Order 65:
+// after the Recorder and the trackers, so the saved history holds the batch or epoch just done.
+//   learn.fit_one_cycle(5, 1e-3, {}, {std::make_shared<CheckpointCallback>("run/ckpt.safetensors")});
+//   // later, in a fresh process:
+//   learn.resume("run/ckpt.safetensors"); learn.fit_one_cycle(5, 1e-3, {}, {same callbacks});
+class CheckpointCallback : public TrackerCallback {
+ public:
+  struct Options {
+    int every_epochs = 1;
+    int64_t every_batches = 0;
+    std::string monitor;  // empty: no best checkpoint
+  };
+  explicit CheckpointCallback(std::string path) : CheckpointCallback(std::move(path), Options{}) {}
+  CheckpointCallback(std::string path, Options o);
+  void before_fit() override;
+  void after_batch() override;
+  void after_epoch() override;
+  const std::string& path() const { return path_; }
+  std::string best_path() const;  // "run/ckpt.safetensors" -> "run/ckpt_best.safetensors"
+  int64_t saves() const { return saves_; }
+
+ private:
+  void write(const std::string& p);
+  std::string path_;
+  Options opt_;
+  int64_t saves_ = 0;
+};
+
+// The Learner stops on a NaN or infinite training loss (after_loss, before backward, so the
+// weights are still those of the last good step) with NonFiniteLossError, instead of training
+// on garbage. Every Learner has one (Learner::terminate_on_nan); remove_cb it to go on.
+class TerminateOnNaNCallback : public Callback {
+ public:
+  TerminateOnNaNCallback() : Callback("TerminateOnNaNCallback", 0) {}
+  void after_loss() override;
+};
+
+// Thrown by TerminateOnNaNCallback: "Learner: the training loss is nan at epoch 1, batch 3 ...".
+class NonFiniteLossError : public Error {
+ public:
+  NonFiniteLossError(const std::string& msg, double loss) : Error(msg), loss(loss) {}
+  double loss;
+};
+
+// Thrown by fit after SIGINT or SIGTERM (Learner::handle_signals): the batch that was running
+// finished, a checkpoint was written to `checkpoint`, and the message says how to resume.
+class TrainingInterrupted : public Error {
+ public:
+  TrainingInterrupted(const std::string& msg, int signal, std::string checkpoint)
+      : Error(msg), signal(signal), checkpoint(std::move(checkpoint)) {}
+  int signal;
+  std::string checkpoint;
 };
 
 // Appends each epoch's row to a CSV file as training goes (columns as Recorder::write_csv).

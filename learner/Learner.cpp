@@ -2,10 +2,17 @@
 // validate, lr_find, get_preds / predict, and checkpoints.
 #include "learner/Learner.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cmath>
+#include <csignal>
+#include <cstring>
+#include <iostream>
 #include <limits>
+#include <map>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include "learner/Checkpoint.h"
@@ -154,6 +161,8 @@ Learner::Learner(DataLoaders d, std::shared_ptr<nn::Module> m, std::shared_ptr<n
   add_cb(std::make_shared<TrainEvalCallback>());
   add_cb(recorder);
   add_cb(std::make_shared<ProgressCallback>());
+  terminate_on_nan = std::make_shared<TerminateOnNaNCallback>();
+  add_cb(terminate_on_nan);
   for (auto& cb : cbs) add_cb(cb);
 }
 
@@ -242,7 +251,7 @@ std::pair<Tensor, Tensor> Learner::to_device(Tensor x, Tensor y) const {
 void Learner::one_batch() {
   with_events<CancelBatchException>(
       [&] {
-        pred = model->forward(xb);
+        pred = (*model)(xb);  // operator(): the model's scope in anomaly mode
         run(Event::after_pred);
         loss = loss_func->forward(pred, yb);
         run(Event::after_loss);
@@ -256,14 +265,55 @@ void Learner::one_batch() {
       Event::before_batch, Event::after_cancel_batch, Event::after_batch);
 }
 
+// ---------------------------------------------------------------------------
+// Signals: the handler only sets a flag; the loop reads it after each batch.
+namespace {
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void ember_learner_on_signal(int sig) { g_signal = sig; }
+
+// Installs the handler for SIGINT and SIGTERM for one fit and puts the old ones back.
+// SA_RESETHAND: a second signal gets the default action (the process ends).
+struct SignalGuard {
+  bool on;
+  struct sigaction old_int {}, old_term {};
+  explicit SignalGuard(bool enable) : on(enable) {
+    if (!on) return;
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = ember_learner_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~SignalGuard() {
+    if (!on) return;
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    g_signal = 0;
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+};
+}  // namespace
+
 void Learner::all_batches() {
   n_iter = static_cast<int64_t>(dl->size());
   dl->start_epoch(epoch);
+  // Resuming mid-epoch: the batches done before the checkpoint are drawn and dropped.
+  const int64_t skip = training && resume_ ? next_batch_ : 0;
   Tensor x, y;
   for (iter = 0; dl->next(x, y); ++iter) {
+    if (iter < skip) continue;
+    if (training) {
+      if (resume_) finish_resume();
+      next_epoch_ = epoch, next_batch_ = iter + 1;  // a checkpoint from this batch's events goes on after it
+    }
     std::tie(xb, yb) = to_device(x, y);
     one_batch();
+    if (g_signal != 0 && in_fit_) on_signal(g_signal);
   }
+  if (training && resume_) finish_resume();  // every batch of the epoch was done already
 }
 
 void Learner::do_epoch() {
@@ -271,17 +321,28 @@ void Learner::do_epoch() {
   EMBER_CHECK(dl != nullptr, "Learner::fit: dls.train is null");
   with_events<CancelTrainException>([&] { all_batches(); }, Event::before_train, Event::after_cancel_train,
                                     Event::after_train);
+  next_epoch_ = epoch, next_batch_ = iter;  // training done: a checkpoint now redoes only validation
   dl = dls.valid.get();
-  if (dl == nullptr) return;
-  NoGradGuard ng;
-  with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
-                                    Event::after_validate);
+  if (dl != nullptr) {
+    NoGradGuard ng;
+    with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
+                                      Event::after_validate);
+  }
+  next_epoch_ = epoch + 1, next_batch_ = 0;  // after_epoch's checkpoint starts the next epoch
 }
 
 void Learner::do_fit() {
-  for (epoch = 0; epoch < n_epoch; ++epoch)
+  int start = 0;
+  if (resume_) {
+    restore_resume();
+    start = next_epoch_;
+  } else {
+    next_epoch_ = 0, next_batch_ = 0;
+  }
+  for (epoch = start; epoch < n_epoch; ++epoch)
     with_events<CancelEpochException>([&] { do_epoch(); }, Event::before_epoch, Event::after_cancel_epoch,
                                       Event::after_epoch);
+  if (resume_) finish_resume();  // the checkpoint was taken at the end of the fit
 }
 
 namespace {
@@ -302,6 +363,9 @@ struct TempCallbacks {
 
 void Learner::fit(int n, LRs lrs, CallbackList cbs) {
   EMBER_CHECK(n >= 0, "Learner::fit: n_epoch must be >= 0, got ", n);
+  EMBER_CHECK(!in_fit_, "Learner::fit: called from inside a fit (a callback?); fits do not nest");
+  const int index = fits_started_++;
+  if (resume_ && !resume_point_for(index, n)) return;  // a fit that had finished before the checkpoint
   TempCallbacks temp(*this, std::move(cbs));
   if (!opt) create_opt();
   if (lrs.empty()) lrs.v = {lr};
@@ -309,6 +373,12 @@ void Learner::fit(int n, LRs lrs, CallbackList cbs) {
               " learning rates for ", opt->groups().size(), " parameter groups (give one, or one per group)");
   optim::ConstantLR(lrs.v).apply(*opt, 0.0);
   n_epoch = n;
+  struct InFit {
+    Learner& l;
+    InFit(Learner& learner, int i) : l(learner) { l.in_fit_ = true, l.fit_index_ = i; }
+    ~InFit() { l.in_fit_ = false; }
+  } in_fit(*this, index);
+  SignalGuard signals(handle_signals);
   with_events<CancelFitException>([&] { do_fit(); }, Event::before_fit, Event::after_cancel_fit, Event::after_fit);
   // fastai's _end_cleanup
   dl = nullptr;
@@ -379,6 +449,210 @@ std::vector<double> Learner::validate() {
   std::vector<double> out{avg->count ? avg->loss_total / c : nan};
   for (double t : avg->totals) out.push_back(avg->count ? t / c : nan);
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Resumable checkpoints. Entries (besides save()'s model.* and opt.*):
+//   hyper.<g>        f64 [8]: lr, momentum, dampening, beta2, eps, weight_decay, nesterov, decoupled_wd
+//   loop.position    i64 [6]: fit call, epoch, next batch, n_epoch, train_iter, 1 if saved inside a fit
+//   loop.pct_train   f64 [1]
+//   rng.state        i64 [2]: the global generator's seed and offset (bit patterns)
+//   recorder.<list>  the Recorder's per-batch and per-epoch lists (absent when empty), and
+//                    recorder.smooth f64 [1] + recorder.smooth_count i64 [1]
+//   tracker.<callback>.<monitor>.best / .wait   a TrackerCallback's best, EarlyStopping's wait
+struct Learner::ResumePoint {
+  std::string path;
+  std::map<std::string, Tensor> entries;
+  int fit = 0, epoch = 0, n_epoch = 0;
+  int64_t batch = 0, train_iter = 0;
+  bool in_fit = false;
+  double pct_train = 0;
+  RngState rng;
+  const Tensor* get(const std::string& k) const {
+    auto it = entries.find(k);
+    return it == entries.end() ? nullptr : &it->second;
+  }
+};
+
+namespace {
+Tensor f64_vector(const std::vector<double>& v) { return from_vector(v); }
+Tensor i64_vector(const std::vector<int64_t>& v) { return from_vector(v); }
+std::vector<double> doubles(const Tensor& t) {
+  Tensor c = t.cpu().to(DType::f64).contiguous();
+  return std::vector<double>(c.data<double>(), c.data<double>() + c.numel());
+}
+std::vector<int64_t> int64s(const Tensor& t) {
+  Tensor c = t.cpu().to(DType::i64).contiguous();
+  return std::vector<int64_t>(c.data<int64_t>(), c.data<int64_t>() + c.numel());
+}
+std::ostream& learner_log(const Learner& l) { return l.recorder->out ? *l.recorder->out : std::cout; }
+}  // namespace
+
+void Learner::save_checkpoint(const std::string& path) {
+  if (!opt) create_opt();
+  NamedTensors all;
+  for (auto& [k, t] : model->state_dict()) all.emplace_back("model." + k, t);
+  for (auto& [k, t] : opt->state_dict()) all.emplace_back("opt." + k, t);
+  for (size_t g = 0; g < opt->groups().size(); ++g) {
+    const optim::Hyper& h = opt->groups()[g].hyper;
+    all.emplace_back("hyper." + std::to_string(g),
+                     f64_vector({h.lr, h.momentum, h.dampening, h.beta2, h.eps, h.weight_decay, h.nesterov ? 1.0 : 0.0,
+                                 h.decoupled_wd ? 1.0 : 0.0}));
+  }
+  // Outside a fit, the checkpoint continues with the next fit call, from its start.
+  const int fit = in_fit_ ? fit_index_ : fits_started_;
+  all.emplace_back("loop.position", i64_vector({fit, in_fit_ ? next_epoch_ : 0, in_fit_ ? next_batch_ : 0,
+                                                in_fit_ ? n_epoch : 0, in_fit_ ? train_iter : 0, in_fit_ ? 1 : 0}));
+  all.emplace_back("loop.pct_train", f64_vector({in_fit_ ? pct_train : 0.0}));
+  RngState rng = rng_state();
+  all.emplace_back("rng.state", i64_vector({static_cast<int64_t>(rng.seed), static_cast<int64_t>(rng.offset)}));
+  if (in_fit_) {
+    const Recorder& r = *recorder;
+    auto add = [&](const char* name, const std::vector<double>& v) {
+      if (!v.empty()) all.emplace_back(std::string("recorder.") + name, f64_vector(v));
+    };
+    add("lrs", r.lrs), add("moms", r.moms), add("losses", r.losses), add("raw_losses", r.raw_losses);
+    add("times", r.times);
+    std::vector<double> flat;
+    for (auto& row : r.values) flat.insert(flat.end(), row.begin(), row.end());
+    if (!r.values.empty())
+      all.emplace_back("recorder.values",
+                       from_vector(flat, Shape{static_cast<int64_t>(r.values.size()),
+                                               static_cast<int64_t>(r.values.front().size())}));
+    std::vector<int64_t> ends(r.epoch_end_iters.begin(), r.epoch_end_iters.end());
+    if (!ends.empty()) all.emplace_back("recorder.epoch_end_iters", i64_vector(ends));
+    all.emplace_back("recorder.smooth", f64_vector({r.smooth.average()}));
+    all.emplace_back("recorder.smooth_count", i64_vector({r.smooth.count()}));
+    for (auto& cb : cbs_) {
+      auto* t = dynamic_cast<TrackerCallback*>(cb.get());
+      if (t == nullptr || t->monitor().empty()) continue;
+      std::string k = "tracker." + t->name() + "." + t->monitor();
+      all.emplace_back(k + ".best", f64_vector({t->best}));
+      if (auto* es = dynamic_cast<EarlyStoppingCallback*>(t)) all.emplace_back(k + ".wait", i64_vector({es->waited()}));
+    }
+  }
+  save_tensors(path, all);  // temp file + rename
+}
+
+void Learner::resume(const std::string& path) {
+  auto rp = std::make_unique<ResumePoint>();
+  rp->path = path;
+  for (auto& [k, t] : load_tensors(path)) rp->entries[k] = t;
+  const Tensor* pos = rp->get("loop.position");
+  EMBER_CHECK(pos != nullptr && pos->numel() == 6, "Learner::resume: '", path,
+              "' has no loop position: it was written by Learner::save, not save_checkpoint "
+              "(load it with Learner::load instead)");
+  std::vector<int64_t> p = int64s(*pos);
+  rp->fit = static_cast<int>(p[0]), rp->epoch = static_cast<int>(p[1]), rp->batch = p[2];
+  rp->n_epoch = static_cast<int>(p[3]), rp->train_iter = p[4], rp->in_fit = p[5] != 0;
+  const Tensor* pct = rp->get("loop.pct_train");
+  rp->pct_train = pct ? doubles(*pct).at(0) : 0.0;
+  const Tensor* rng = rp->get("rng.state");
+  EMBER_CHECK(rng != nullptr && rng->numel() == 2, "Learner::resume: '", path, "' has no rng.state");
+  std::vector<int64_t> r = int64s(*rng);
+  rp->rng = RngState{static_cast<uint64_t>(r[0]), static_cast<uint64_t>(r[1])};
+  EMBER_CHECK(rp->fit >= fits_started_, "Learner::resume: '", path, "' continues fit call #", rp->fit,
+              " but this Learner already started ", fits_started_, " fits; call resume before the first fit");
+  resume_ = std::move(rp);
+  if (recorder->logging)
+    learner_log(*this) << "Resuming from '" << path << "': fit call #" << resume_->fit << ", epoch "
+                       << resume_->epoch << ", batch " << resume_->batch << "\n";
+}
+
+bool Learner::resume_point_for(int index, int n) {
+  if (resume_->fit > index) {
+    if (recorder->logging)
+      learner_log(*this) << "Resume: skipping fit call #" << index << " (it finished before the checkpoint)\n";
+    return false;
+  }
+  EMBER_CHECK(resume_->fit == index, "Learner::resume: internal: fit call #", index, " after the checkpoint's #",
+              resume_->fit);
+  EMBER_CHECK(!resume_->in_fit || resume_->n_epoch == n, "Learner::resume: '", resume_->path,
+              "' was written during a fit of ", resume_->n_epoch, " epochs, but this fit has ", n,
+              "; call it with the same arguments as the interrupted run");
+  return true;
+}
+
+void Learner::restore_resume() {
+  const ResumePoint& rp = *resume_;
+  auto fail = [&](const std::string& what) { EMBER_FAIL("Learner::resume: '", rp.path, "': ", what); };
+  nn::StateDict msd;
+  NamedTensors osd;
+  for (auto& [k, t] : rp.entries) {
+    if (k.rfind("model.", 0) == 0) msd.emplace_back(k.substr(6), t);
+    else if (k.rfind("opt.", 0) == 0) osd.emplace_back(k.substr(4), t);
+  }
+  try {
+    model->load_state_dict(msd, true);
+    opt->load_state_dict(osd);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  for (size_t g = 0; g < opt->groups().size(); ++g) {
+    const Tensor* h = rp.get("hyper." + std::to_string(g));
+    if (h == nullptr) fail("no hyper-parameters for parameter group " + std::to_string(g));
+    std::vector<double> v = doubles(*h);
+    if (v.size() != 8) fail("hyper." + std::to_string(g) + " has " + std::to_string(v.size()) + " values, expected 8");
+    optim::Hyper& hy = opt->groups()[g].hyper;
+    hy.lr = v[0], hy.momentum = v[1], hy.dampening = v[2], hy.beta2 = v[3], hy.eps = v[4], hy.weight_decay = v[5];
+    hy.nesterov = v[6] != 0, hy.decoupled_wd = v[7] != 0;
+  }
+  next_epoch_ = rp.in_fit ? rp.epoch : 0;
+  next_batch_ = rp.in_fit ? rp.batch : 0;
+  if (!rp.in_fit) return;
+  train_iter = rp.train_iter;
+  Recorder& r = *recorder;
+  auto list = [&](const char* name) {
+    const Tensor* t = rp.get(std::string("recorder.") + name);
+    return t ? doubles(*t) : std::vector<double>{};
+  };
+  r.lrs = list("lrs"), r.moms = list("moms"), r.losses = list("losses"), r.raw_losses = list("raw_losses");
+  r.times = list("times");
+  r.values.clear();
+  if (const Tensor* v = rp.get("recorder.values")) {
+    std::vector<double> flat = doubles(*v);
+    auto rows = static_cast<size_t>(v->size(0)), cols = static_cast<size_t>(v->size(1));
+    for (size_t i = 0; i < rows; ++i)
+      r.values.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(i * cols),
+                            flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
+  }
+  r.epoch_end_iters.clear();
+  if (const Tensor* e = rp.get("recorder.epoch_end_iters"))
+    for (int64_t i : int64s(*e)) r.epoch_end_iters.push_back(static_cast<size_t>(i));
+  const Tensor* sm = rp.get("recorder.smooth");
+  const Tensor* sc = rp.get("recorder.smooth_count");
+  if (sm && sc) r.smooth.restore(doubles(*sm).at(0), int64s(*sc).at(0));
+  smooth_loss = r.smooth.value();
+  for (auto& cb : cbs_) {
+    auto* t = dynamic_cast<TrackerCallback*>(cb.get());
+    if (t == nullptr || t->monitor().empty()) continue;
+    std::string k = "tracker." + t->name() + "." + t->monitor();
+    if (const Tensor* b = rp.get(k + ".best")) t->best = doubles(*b).at(0);
+    if (auto* es = dynamic_cast<EarlyStoppingCallback*>(t))
+      if (const Tensor* w = rp.get(k + ".wait")) es->set_waited(static_cast<int>(int64s(*w).at(0)));
+  }
+}
+
+void Learner::finish_resume() {
+  // The same program point as the save: after the batches already done, before the next.
+  if (resume_->in_fit && resume_->batch > 0) pct_train = resume_->pct_train;
+  set_rng_state(resume_->rng);
+  resume_.reset();
+}
+
+void Learner::on_signal(int sig) {
+  g_signal = 0;
+  std::string path = interrupt_path;
+  for (auto& cb : cbs_)
+    if (auto* c = dynamic_cast<CheckpointCallback*>(cb.get())) path = c->path();
+  save_checkpoint(path);
+  const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+  std::ostringstream msg;
+  msg << "Training interrupted by " << name << " at epoch " << epoch << ", batch " << iter << " of " << n_iter
+      << (training ? " (training)" : " (validation)") << "; the batch finished and a checkpoint was written to '"
+      << path << "'. To continue, call learn.resume(\"" << path
+      << "\") before the same fit call (the examples: --resume " << path << ")";
+  throw TrainingInterrupted(msg.str(), sig, path);
 }
 
 // ---------------------------------------------------------------------------
@@ -495,6 +769,15 @@ Prediction Learner::predict(const Tensor& item) {
 
 // ---------------------------------------------------------------------------
 // Checkpoints
+namespace {
+// save_checkpoint's entries beyond save()'s model.* and opt.*.
+bool is_resume_key(const std::string& k) {
+  for (const char* p : {"hyper.", "loop.", "rng.", "recorder.", "tracker."})
+    if (k.rfind(p, 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
 void Learner::save(const std::string& path, bool with_opt) {
   NamedTensors all;
   for (auto& [k, t] : model->state_dict()) all.emplace_back("model." + k, t);
@@ -510,6 +793,7 @@ void Learner::load(const std::string& path, bool with_opt, bool strict) {
   for (auto& [k, t] : all) {
     if (k.rfind("model.", 0) == 0) msd.emplace_back(k.substr(6), t);
     else if (k.rfind("opt.", 0) == 0) osd.emplace_back(k.substr(4), t);
+    else if (is_resume_key(k)) continue;  // the rest of a save_checkpoint file: only resume() reads it
     else EMBER_FAIL("Learner::load: '", path, "': unknown entry '", k, "' (expected model.* or opt.*)");
   }
   try {

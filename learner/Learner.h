@@ -125,6 +125,31 @@ class Learner {
   void save(const std::string& path, bool with_opt = true);
   void load(const std::string& path, bool with_opt = true, bool strict = true);
 
+  // --- resumable training (docs/reliability.md) ------------------------------------------
+  // Everything a fit needs to go on bit-for-bit, in one safetensors file written atomically:
+  // what save() writes, every group's hyper-parameters, the loop position (which fit call of
+  // this Learner, epoch, next batch, train_iter, pct_train), the Recorder's history, the
+  // trackers' bests and the global RNG state. Call it from a callback's after_batch (training),
+  // after_train, after_validate or after_epoch (CheckpointCallback does), or between fits.
+  void save_checkpoint(const std::string& path);
+  // Loads a checkpoint for the next fit calls, which must be the same as in the run that
+  // wrote it (same fit / fit_one_cycle / fine_tune with the same arguments, on a Learner built
+  // the same way): fits that had finished are skipped, the one that was running restores the
+  // state after its before_fit events and continues at the saved epoch and batch (skipping the
+  // batches already done). Bit-for-bit on CPU when the batch sources are deterministic per epoch
+  // (TensorBatches, the datasets/ loaders).
+  //   learn.resume("ckpt.safetensors");
+  //   learn.fit_one_cycle(5, 1e-3);  // the same call as before
+  void resume(const std::string& path);
+  bool resuming() const { return resume_ != nullptr; }
+  // SIGINT/SIGTERM during fit: finish the batch, write a checkpoint (to the attached
+  // CheckpointCallback's path, else to interrupt_path) and throw TrainingInterrupted. A
+  // second signal while the batch finishes kills the process as usual.
+  bool handle_signals = true;
+  std::string interrupt_path = "ember_interrupted.safetensors";
+  // Stops fit on a NaN/Inf training loss (NonFiniteLossError); remove_cb(terminate_on_nan) to go on.
+  std::shared_ptr<TerminateOnNaNCallback> terminate_on_nan;
+
   // --- callbacks ------------------------------------------------------------------------
   void add_cb(std::shared_ptr<Callback> cb);
   void remove_cb(const std::shared_ptr<Callback>& cb);
@@ -169,6 +194,18 @@ class Learner {
 
   CallbackList cbs_;
   std::set<const TensorImpl*> force_train_;  // trainable even when their group is frozen
+
+  // Resume and checkpoint bookkeeping (see save_checkpoint).
+  struct ResumePoint;
+  std::unique_ptr<ResumePoint> resume_;
+  int fits_started_ = 0, fit_index_ = -1;
+  bool in_fit_ = false;
+  int next_epoch_ = 0;        // where a checkpoint written now continues:
+  int64_t next_batch_ = 0;    // training batch next_batch_ of epoch next_epoch_
+  bool resume_point_for(int fit_index, int n_epoch);  // false: skip this fit (done before the checkpoint)
+  void restore_resume();      // at the start of do_fit, after before_fit
+  void finish_resume();       // at the first training batch that runs
+  void on_signal(int sig);    // writes the checkpoint and throws TrainingInterrupted
 };
 
 }  // namespace learner

@@ -419,6 +419,11 @@ void manual_seed(uint64_t seed) {
   default_generator().seed = seed;
   default_generator().offset = 0;
 }
+RngState rng_state() { return {default_generator().seed, default_generator().offset}; }
+void set_rng_state(RngState s) {
+  default_generator().seed = s.seed;
+  default_generator().offset = s.offset;
+}
 
 namespace {
 Tensor random_tensor(Shape shape, TensorOptions opt, RandomDist dist, double a, double b) {

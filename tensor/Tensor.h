@@ -226,6 +226,14 @@ Tensor from_blob(void* data, Shape shape, DType dtype, std::function<void(void*)
 // Random numbers from a counter-based Philox generator (tensor/Random.h):
 // one seed gives the same numbers on every device.
 void manual_seed(uint64_t seed);
+// The global generator's position, for checkpoints: restoring it makes the following random
+// numbers (dropout masks, rand, randperm) exactly those a run without the save would draw.
+struct RngState {
+  uint64_t seed = 0;
+  uint64_t offset = 0;  // counters used so far
+};
+RngState rng_state();
+void set_rng_state(RngState s);
 Tensor rand(Shape shape, TensorOptions opt = {});   // U[0, 1)
 Tensor randn(Shape shape, TensorOptions opt = {});  // N(0, 1)
 Tensor uniform(Shape shape, double lo, double hi, TensorOptions opt = {});
