@@ -66,8 +66,8 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 // When on, record() checks every recorded op's output for NaN/Inf, and the engine checks
 // every grad a backward returns; the first bad one throws ember::Error naming the op, its
 // input shapes and the module it ran in:
-//   anomaly: forward of 'log' produced 1 NaN (output [4], inputs [4]; the inputs were finite)
-//   in fc2 (Linear)
+//   anomaly: forward of 'log' produced 1 NaN of 4 elements (output [4], inputs [4]; the inputs
+//   were finite) in head.1 (LogLayer)
 // When off, the only cost is one bool test per recorded op.
 bool anomaly_enabled();
 void set_anomaly_enabled(bool on);  // this thread

@@ -219,7 +219,7 @@ class TerminateOnNaNCallback : public Callback {
 // Thrown by TerminateOnNaNCallback: "Learner: the training loss is nan at epoch 1, batch 3 ...".
 class NonFiniteLossError : public Error {
  public:
-  NonFiniteLossError(const std::string& msg, double loss) : Error(msg), loss(loss) {}
+  NonFiniteLossError(const std::string& msg, double value) : Error(msg), loss(value) {}
   double loss;
 };
 
@@ -227,8 +227,8 @@ class NonFiniteLossError : public Error {
 // finished, a checkpoint was written to `checkpoint`, and the message says how to resume.
 class TrainingInterrupted : public Error {
  public:
-  TrainingInterrupted(const std::string& msg, int signal, std::string checkpoint)
-      : Error(msg), signal(signal), checkpoint(std::move(checkpoint)) {}
+  TrainingInterrupted(const std::string& msg, int sig, std::string path)
+      : Error(msg), signal(sig), checkpoint(std::move(path)) {}
   int signal;
   std::string checkpoint;
 };

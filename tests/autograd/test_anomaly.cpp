@@ -34,7 +34,9 @@ struct LogLayer : nn::Module {
 }  // namespace
 
 TEST(Anomaly, OffByDefault) {
-  if (std::getenv("EMBER_DETECT_ANOMALY") == nullptr) EXPECT_FALSE(anomaly_enabled());
+  if (std::getenv("EMBER_DETECT_ANOMALY") == nullptr) {
+    EXPECT_FALSE(anomaly_enabled());
+  }
   DetectAnomalyGuard off(false);
   Tensor x = from_vector<float>({-1.0f, 2.0f}).requires_grad_(true);
   Tensor y;
