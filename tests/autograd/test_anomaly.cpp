@@ -11,6 +11,7 @@
 #include "autograd/Node.h"
 #include "nn/Layers.h"
 #include "nn/Module.h"
+#include "nn/models/ResNet.h"
 
 using namespace ember;
 
@@ -124,4 +125,18 @@ TEST(Anomaly, BadInputIsReportedAsAlreadyBad) {
   Tensor x = from_vector<float>({std::numeric_limits<float>::quiet_NaN(), 1.0f});
   std::string msg = error_of([&] { w * x; });
   EXPECT_NE(msg.find("input 1 already held NaN/Inf"), std::string::npos) << msg;
+}
+
+TEST(Anomaly, ResNetNamesTheNestedLayer) {
+  DetectAnomalyGuard on;
+  manual_seed(0);
+  auto net = nn::resnet18(10);
+  for (auto& [name, p] : net->named_parameters())
+    if (name == "layer4.1.bn2.weight") {
+      NoGradGuard ng;
+      p.fill_(std::numeric_limits<double>::infinity());  // inf * 0-mean activations somewhere -> NaN/Inf
+    }
+  std::string msg = error_of([&] { (*net)(randn({2, 3, 32, 32})); });
+  EXPECT_NE(msg.find("in layer4.1.bn2 (BatchNorm2d)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("already held NaN/Inf"), std::string::npos) << msg;  // the weight itself
 }
