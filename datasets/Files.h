@@ -48,6 +48,10 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, bool gunzip = true
 // Writes `n` bytes to `path` through a temporary sibling file and a rename.
 void write_file_atomic(const std::string& path, const void* data, size_t n,
                        const char* what = "write_file");
+// Text through the same temporary sibling and rename (results tables, summaries).
+inline void write_text_atomic(const std::string& path, const std::string& text, const char* what = "write_file") {
+  write_file_atomic(path, text.data(), text.size(), what);
+}
 // Same, gzip-compressed (level 9, no name or time stamp in the header).
 void write_gzip_file_atomic(const std::string& path, const void* data, size_t n,
                             const char* what = "write_file");

@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
           r.hd5 = v.at(5);
           rows.push_back(r);
         }
-        sweep::write_atomic(results_path, sweep::format_rows(rows, kTable));
+        write_text_atomic(results_path, sweep::format_rows(rows, kTable));
         ++done_now;
       }
     const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();

@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
         for (double v : learn.recorder->values[e]) os << "," << v;
         os << "\n";
       }
-      seeds::write_atomic(out + "/history.csv", os.str());
+      write_text_atomic(out + "/history.csv", os.str());
     }
     auto [preds, targets] = learn.get_preds();
     Scores base = score(*model, preds, targets, tree, leaf_to_species, holdout);
@@ -311,7 +311,7 @@ int main(int argc, char** argv) {
         std::cout << std::setw(6) << k << std::setw(12) << s.new_breed << std::setw(13) << s.old_breeds << std::setw(17)
                   << s.breed << std::setw(19) << s.species << "\n";
       }
-      seeds::write_atomic(out + "/few_shot.csv", csv.str());
+      write_text_atomic(out + "/few_shot.csv", csv.str());
     }
     std::cout << "\nwrote " << out << "/history.csv" << (ks.empty() ? "" : " and few_shot.csv") << "\n";
     return 0;

@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
           rows.push_back(r);
         }
         rows_of_id[id] = static_cast<int>(values.size());
-        sweep::write_atomic(results_path, sweep::format_rows(rows, kTable));
+        write_text_atomic(results_path, sweep::format_rows(rows, kTable));
         ++done_now;
       }
     const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();

@@ -12,23 +12,12 @@
 #include <vector>
 
 #include "datasets/Augment.h"
+#include "datasets/Files.h"
 #include "ember.h"
 
 namespace ember {
 namespace seeds {
 
-// Writes `text` to path + ".tmp", then renames it over `path`: a reader never sees half a file.
-inline void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    EMBER_CHECK(f.good(), "cannot write ", tmp);
-    f << text;
-    f.flush();
-    EMBER_CHECK(f.good(), "writing ", tmp, " failed (disk full?)");
-  }
-  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
-}
 
 // Creates `dir` when missing; an error naming --out when it is not a folder afterwards.
 inline void ensure_out_dir(const std::string& dir) {

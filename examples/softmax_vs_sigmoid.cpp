@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
                 << s.n << std::setw(10) << s.mean_top << std::setw(10) << s.no_label << std::setw(10) << s.accuracy
                 << std::setw(10) << s.f1 << std::setw(18) << s.f1_abstain << "\n";
     }
-    seeds::write_atomic(out + "/summary.csv", csv.str());
+    write_text_atomic(out + "/summary.csv", csv.str());
 
     std::vector<double> edges;
     for (int i = 0; i <= bins; ++i) edges.push_back(static_cast<double>(i) / bins);

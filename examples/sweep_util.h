@@ -6,7 +6,7 @@
 //   std::vector<sweep::Row> rows = sweep::read_results(path, t);     // resume: what is there
 //   std::map<int64_t, int> done = sweep::keep_finished(rows, epochs); // drops half-written runs
 //   ... train run `id`, push its rows ...
-//   sweep::write_atomic(path, sweep::format_rows(rows, t));           // after every run
+//   write_text_atomic(path, sweep::format_rows(rows, t));           // after every run
 //   sweep::summarize(rows, out_dir, {"fine", "coarse", "w (...)"});   // summary.csv + plot
 //
 // Every sweep writes the same nine columns: epoch, train_loss, valid_loss, the fine and the
@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/Files.h"
 #include "ember.h"
 
 namespace ember {
@@ -109,19 +110,6 @@ inline std::string format_rows(const std::vector<Row>& rows, const Table& t) {
   return os.str();
 }
 
-// Writes `path` through a temporary sibling and a rename, so a reader (or a killed run) only ever
-// sees the old or the new file whole.
-inline void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    EMBER_CHECK(f.good(), "cannot write ", tmp);
-    f << text;
-    f.flush();
-    EMBER_CHECK(f.good(), "writing ", tmp, " failed (disk full?)");
-  }
-  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
-}
 
 // Resume: keeps the rows of the runs that have all `epochs` rows (a run is written whole, so
 // normally every run) and returns the number of rows per kept id.
@@ -182,7 +170,7 @@ inline bool summarize(const std::vector<Row>& rows, const std::string& out, cons
     sf.mean.push_back(mean(f)), sf.sd.push_back(sd(f)), sc.mean.push_back(mean(c)), sc.sd.push_back(sd(c));
   }
   std::cout << std::defaultfloat;
-  write_atomic(out + "/summary.csv", summary.str());
+  write_text_atomic(out + "/summary.csv", summary.str());
   return learner::plot_errorbars(xs, {sf, sc}, names.xlabel, "validation accuracy", out + "/accuracy_vs_w.png");
 }
 

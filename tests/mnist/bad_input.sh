@@ -7,21 +7,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-# expect_fail <what> <message substring> <args...>
-expect_fail() {
-  local what=$1 want=$2
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1)
-  rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then
-    echo "FAIL $what: exit $rc (want a clean non-zero exit)"; fails=$((fails + 1))
-  elif ! grep -qF -- "$want" <<< "$out"; then
-    echo "FAIL $what: message lacks '$want':"; echo "$out" | head -5; fails=$((fails + 1))
-  else
-    echo "ok   $what: $(grep -F -- "$want" <<< "$out" | head -1)"
-  fi
-}
+source "$(dirname "$0")/../lib/expect_fail.sh"
+expect_fail() { expect_fail_in "$bin" "$@"; }  # expect_fail <what> <message substring> <args...>
 
 # IDX writers: images (magic 0x803) and labels (magic 0x801), N items.
 idx_images() { printf '\x00\x00\x08\x03'; printf "\\x$(printf %02x $(($1>>24&255)))\\x$(printf %02x $(($1>>16&255)))\\x$(printf %02x $(($1>>8&255)))\\x$(printf %02x $(($1&255)))"; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'; head -c $(($1 * 784)) /dev/zero; }

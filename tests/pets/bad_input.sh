@@ -7,20 +7,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-expect_fail() {  # expect_fail <what> <message substring> <args...>
-  local what=$1 want=$2
-  shift 2
-  local out rc
-  out=$(EMBER_NO_DOWNLOAD=1 "$bin" "$@" 2>&1)
-  rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then
-    echo "FAIL $what: exit $rc (want a clean non-zero exit)"; fails=$((fails + 1))
-  elif ! grep -qF -- "$want" <<< "$out"; then
-    echo "FAIL $what: message lacks '$want':"; echo "$out" | head -5; fails=$((fails + 1))
-  else
-    echo "ok   $what: $(grep -F -- "$want" <<< "$out" | head -1)"
-  fi
-}
+source "$(dirname "$0")/../lib/expect_fail.sh"
+expect_fail() { expect_fail_in "$bin" "$@"; }  # expect_fail <what> <message substring> <args...>
 
 expect_fail "w out of range" "outside [0, 1]" --w 0,1.5 --data "$tmp"
 expect_fail "w not a number" "'x' in '0,x' is not a number" --w 0,x --data "$tmp"

@@ -8,20 +8,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-expect_fail() {  # expect_fail <binary> <what> <message substring> <args...>
-  local bin=$1 what=$2 want=$3
-  shift 3
-  local out rc
-  out=$(EMBER_NO_DOWNLOAD=1 "$bin" "$@" 2>&1)
-  rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then
-    echo "FAIL $(basename "$bin") $what: exit $rc (want a clean non-zero exit)"; fails=$((fails + 1))
-  elif ! grep -qF -- "$want" <<< "$out"; then
-    echo "FAIL $(basename "$bin") $what: message lacks '$want':"; echo "$out" | head -5; fails=$((fails + 1))
-  else
-    echo "ok   $(basename "$bin") $what: $(grep -F -- "$want" <<< "$out" | head -1)"
-  fi
-}
+source "$(dirname "$0")/../lib/expect_fail.sh"
+expect_fail() { expect_fail_in "$@"; }  # expect_fail <binary> <what> <message substring> <args...>
 
 mkdir -p "$tmp/empty"
 for bin in "$hier" "$svs"; do
