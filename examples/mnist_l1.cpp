@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   app.add_option("--csv", csv, "write the results table here (epoch,train_loss,valid_loss,batch_accuracy,time)");
   app.add_option("--out", out, "folder for the plots (PNG + CSV)")->capture_default_str();
+  std::string checkpoint, resume;
+  app.add_option("--checkpoint", checkpoint, "save a resumable checkpoint here after every epoch (and on Ctrl-C)");
+  app.add_option("--resume", resume, "continue the same training from this checkpoint, bit for bit")->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -103,7 +106,10 @@ int main(int argc, char** argv) {
     learner::Metric acc{"batch_accuracy", learner::batch_accuracy};
     learner::Learner learn({train, valid, vocab}, model, std::make_shared<MnistL1Loss>(), learner::sgd(), {acc});
     if (dev != Device::cpu()) learn.to(dev);
-    learn.fit(epochs, lr);
+    if (!resume.empty()) learn.resume(resume);
+    learner::CallbackList fit_cbs;
+    if (!checkpoint.empty()) fit_cbs.push_back(std::make_shared<learner::CheckpointCallback>(checkpoint));
+    learn.fit(epochs, lr, fit_cbs);
     if (!csv.empty()) learn.recorder->write_csv(csv);
 
     // --- look at the results ----------------------------------------------------------------
@@ -136,6 +142,9 @@ int main(int argc, char** argv) {
     plotted = learner::plot_loss(*learn.recorder, out + "/loss.png") && plotted;
     std::cout << "Plots" << (plotted ? " and their CSV" : " (CSV only)") << " written to " << out << "/\n";
     return 0;
+  } catch (const learner::TrainingInterrupted& e) {
+    std::cerr << "mnist_l1: " << e.what() << "\n";
+    return 130;
   } catch (const std::exception& e) {
     std::cerr << "mnist_l1: " << e.what() << "\n";
     return 1;

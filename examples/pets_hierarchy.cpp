@@ -15,9 +15,11 @@
 //   ./build/bin/pets_hierarchy --data ../shared/data/oxford-pets-subset --w 0,0.5,1 --runs 1
 //   ./build/bin/pets_hierarchy --weights resnet18-5c106cde.pth --w 0:1:0.05 --runs 5   # the blog's sweep
 //
-// Robustness: results.csv is rewritten atomically (temp file + rename) after each run, so a killed
-// sweep loses at most the run in progress; started again with the same --out, it skips every run
-// whose rows are all there and resumes at the first unfinished one.
+// Robustness: results.csv is rewritten atomically (temp file + rename) after each run; started
+// again with the same --out, the sweep skips every run whose rows are all there. The run in
+// progress is checkpointed after every epoch (<out>/run_<id>.ckpt.safetensors, removed when the run
+// is done), and Ctrl-C / SIGTERM finishes the batch, writes that checkpoint and exits (130): the
+// next start resumes that run bit for bit from its checkpoint (learner/Learner.h, resume()).
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -127,6 +129,13 @@ int main(int argc, char** argv) {
                       learner::hier_distance_metric(tree, 5)};
         auto learn = learner::cnn_learner({train, valid, pets.items.classes}, nn::resnet18, 37, co);
         if (dev != Device::cpu()) learn->to(dev);
+        const std::string ckpt = out + "/run_" + std::to_string(id) + ".ckpt.safetensors";
+        struct stat cst {};
+        if (!restart && ::stat(ckpt.c_str(), &cst) == 0) {
+          std::cout << "resuming run " << id << " from " << ckpt << "\n";
+          learn->resume(ckpt);
+        }
+        learn->add_cb(std::make_shared<learner::CheckpointCallback>(ckpt));
         learn->fine_tune(epochs, base_lr, freeze_epochs);
         // As the blog: only the unfrozen epochs (the Recorder holds the last fit).
         const auto& values = learn->recorder->values;
@@ -140,6 +149,7 @@ int main(int argc, char** argv) {
         }
         rows_of_id[id] = static_cast<int>(values.size());
         write_text_atomic(results_path, sweep::format_rows(rows, kTable));
+        std::remove(ckpt.c_str());  // the run's rows are safe in results.csv
         ++done_now;
       }
     const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();
@@ -150,6 +160,9 @@ int main(int argc, char** argv) {
               << skipped << " already done; results in " << results_path << ", summary.csv"
               << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";
     return 0;
+  } catch (const learner::TrainingInterrupted& e) {
+    std::cerr << "pets_hierarchy: " << e.what() << "\n(start the same command again to resume)\n";
+    return 130;
   } catch (const std::exception& e) {
     std::cerr << "pets_hierarchy: " << e.what() << "\n";
     return 1;
