@@ -188,6 +188,9 @@ int main(int argc, char** argv) {
         learner::Learner learn({train, valid, kClasses}, fashion_cnn(), std::make_shared<hier::BlogHierLoss>(tree, w),
                                learner::fastai_adam(), metrics);
         if (dev != Device::cpu()) learn.to(dev);
+        // The run in progress is checkpointed every epoch and resumed after a kill or Ctrl-C.
+        const std::string ckpt = out + "/run_" + std::to_string(id) + ".ckpt.safetensors";
+        if (learn.checkpoint_to(ckpt, !restart)) std::cout << "resuming run " << id << " from " << ckpt << "\n";
         learn.fit_one_cycle(epochs, lr);
         const auto& values = learn.recorder->values;  // {train_loss, valid_loss, fine, coarse, hd@1, hd@5}
         for (size_t e = 0; e < values.size(); ++e) {
@@ -201,6 +204,7 @@ int main(int argc, char** argv) {
           rows.push_back(r);
         }
         write_text_atomic(results_path, sweep::format_rows(rows, kTable));
+        std::remove(ckpt.c_str());  // the run's rows are safe in results.csv
         ++done_now;
       }
     const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();
@@ -211,6 +215,9 @@ int main(int argc, char** argv) {
               << " already done; results in " << results_path << ", summary.csv"
               << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";
     return 0;
+  } catch (const learner::TrainingInterrupted& e) {
+    std::cerr << "fashion_hierarchy: " << e.what() << "\n(start the same command again to resume)\n";
+    return 130;
   } catch (const std::exception& e) {
     std::cerr << "fashion_hierarchy: " << e.what() << "\n";
     return 1;

@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
   app.add_option("--repeat-new", repeat_new, "copies of each of the K new images per epoch")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--seed", seed, "seed for init and batch order")->capture_default_str();
   app.add_option("--out", out, "folder for history.csv and few_shot.csv")->capture_default_str();
+  std::string checkpoint;
+  app.add_option("--checkpoint", checkpoint, "save a resumable checkpoint here after every epoch (and on Ctrl-C); an existing one is resumed");
   app.add_flag("--strict", strict, "an undecodable image is an error (default: skipped with a warning)");
   app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
   app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
@@ -263,6 +265,7 @@ int main(int argc, char** argv) {
     if (dev != Device::cpu()) learn.to(dev);
 
     std::cout << "\n=== training the heads" << (holdout >= 0 ? " (without " + holdout_name + ")" : "") << " ===\n";
+    if (!checkpoint.empty() && learn.checkpoint_to(checkpoint)) std::cout << "resuming from " << checkpoint << "\n";
     learn.fit(epochs, lr);
     {
       std::ostringstream os;
@@ -315,6 +318,9 @@ int main(int argc, char** argv) {
     }
     std::cout << "\nwrote " << out << "/history.csv" << (ks.empty() ? "" : " and few_shot.csv") << "\n";
     return 0;
+  } catch (const learner::TrainingInterrupted& e) {
+    std::cerr << "hier_resnet: " << e.what() << "\n(run the same command again to resume)\n";
+    return 130;
   } catch (const std::exception& e) {
     std::cerr << "hier_resnet: " << e.what() << "\n";
     return 1;

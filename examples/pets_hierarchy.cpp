@@ -130,12 +130,7 @@ int main(int argc, char** argv) {
         auto learn = learner::cnn_learner({train, valid, pets.items.classes}, nn::resnet18, 37, co);
         if (dev != Device::cpu()) learn->to(dev);
         const std::string ckpt = out + "/run_" + std::to_string(id) + ".ckpt.safetensors";
-        struct stat cst {};
-        if (!restart && ::stat(ckpt.c_str(), &cst) == 0) {
-          std::cout << "resuming run " << id << " from " << ckpt << "\n";
-          learn->resume(ckpt);
-        }
-        learn->add_cb(std::make_shared<learner::CheckpointCallback>(ckpt));
+        if (learn->checkpoint_to(ckpt, !restart)) std::cout << "resuming run " << id << " from " << ckpt << "\n";
         learn->fine_tune(epochs, base_lr, freeze_epochs);
         // As the blog: only the unfrozen epochs (the Recorder holds the last fit).
         const auto& values = learn->recorder->values;

@@ -160,6 +160,8 @@ int main(int argc, char** argv) {
   app.add_option("--threshold", threshold, "'has a label' threshold (fastai's 0.5)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--seed", seed, "seed for init and batch order (both models get the same)")->capture_default_str();
   app.add_option("--out", out, "folder for summary.csv and the histogram")->capture_default_str();
+  std::string checkpoint;
+  app.add_option("--checkpoint", checkpoint, "checkpoint prefix: <prefix>.softmax.safetensors and <prefix>.sigmoid.safetensors, saved every epoch (and on Ctrl-C); existing ones are resumed");
   app.add_flag("--strict", strict, "an undecodable image is an error (default: skipped with a warning)");
   app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
   app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
@@ -209,6 +211,8 @@ int main(int argc, char** argv) {
       else learn->activation = [](const Tensor& x) { return x.softmax(-1); };
       if (dev != Device::cpu()) learn->to(dev);
       if (unfreeze) learn->unfreeze();
+      const std::string ckpt = checkpoint.empty() ? "" : checkpoint + "." + kind + ".safetensors";
+      if (!ckpt.empty() && learn->checkpoint_to(ckpt)) std::cout << "resuming from " << ckpt << "\n";
       learn->fit(epochs, lr);
       auto [probs, y] = learn->get_preds();
       all.push_back(stats(kind, "pets_valid", probs, y, threshold));
@@ -253,6 +257,9 @@ int main(int argc, char** argv) {
     std::cout << "\nwrote " << out << "/summary.csv, top_prob_hist.csv" << (plotted ? " and top_prob_hist.png" : " (no gnuplot: no PNG)")
               << "\n";
     return 0;
+  } catch (const learner::TrainingInterrupted& e) {
+    std::cerr << "softmax_vs_sigmoid: " << e.what() << "\n(run the same command again to resume)\n";
+    return 130;
   } catch (const std::exception& e) {
     std::cerr << "softmax_vs_sigmoid: " << e.what() << "\n";
     return 1;

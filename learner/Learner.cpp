@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -532,6 +533,13 @@ void Learner::save_checkpoint(const std::string& path) {
     }
   }
   save_tensors(path, all);  // temp file + rename
+}
+
+bool Learner::checkpoint_to(const std::string& path, bool resume_existing) {
+  const bool resumed = resume_existing && std::ifstream(path).good();
+  if (resumed) resume(path);
+  add_cb(std::make_shared<CheckpointCallback>(path));
+  return resumed;
 }
 
 void Learner::resume(const std::string& path) {

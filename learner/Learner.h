@@ -141,6 +141,10 @@ class Learner {
   //   learn.resume("ckpt.safetensors");
   //   learn.fit_one_cycle(5, 1e-3);  // the same call as before
   void resume(const std::string& path);
+  // What the examples' --checkpoint does: every fit of this learner saves a checkpoint to `path`
+  // after each epoch (and on Ctrl-C); when `path` already exists and resume_existing, training first
+  // continues from it (resume). Returns whether it resumed.
+  bool checkpoint_to(const std::string& path, bool resume_existing = true);
   bool resuming() const { return resume_ != nullptr; }
   // SIGINT/SIGTERM during fit: finish the batch, write a checkpoint (to the attached
   // CheckpointCallback's path, else to interrupt_path) and throw TrainingInterrupted. A
