@@ -1,7 +1,9 @@
 // datasets/Idx.cpp: IDX reader and writer (see Idx.h for the format).
 #include "datasets/Idx.h"
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "datasets/Files.h"
@@ -10,6 +12,7 @@ namespace ember {
 
 namespace {
 constexpr int kMaxDims = 16;
+constexpr uint64_t kGzipChunk = uint64_t(64) << 20;  // gzip data is read in 64 MiB steps
 
 const char* idx_type_name(uint8_t t) {
   switch (t) {
@@ -69,12 +72,13 @@ Tensor read_idx(const std::string& path, IdxOptions opt) {
               " bytes follow");
   std::vector<uint32_t> dims(static_cast<size_t>(ndims));
   Shape shape;
-  uint64_t total = 1;
-  bool overflow = false;
+  uint64_t total = 1, span = 1;  // span: the product of the nonzero dims (a 0 dim still leaves strides)
+  bool overflow = false, span_overflow = false;
   for (int d = 0; d < ndims; ++d) {
     dims[size_t(d)] = be32(&raw_dims[size_t(4 * d)]);
     shape.push_back(dims[size_t(d)]);
     overflow = overflow || __builtin_mul_overflow(total, uint64_t(dims[size_t(d)]), &total);
+    span_overflow = span_overflow || __builtin_mul_overflow(span, std::max<uint64_t>(dims[size_t(d)], 1), &span);
   }
   if (overflow || total > opt.max_bytes) {
     EMBER_FAIL("idx: ", path, ": header claims ", dims_text(dims), " = ",
@@ -83,6 +87,10 @@ Tensor read_idx(const std::string& path, IdxOptions opt) {
                " bytes (IdxOptions::max_bytes); refusing to allocate: the header is probably "
                "corrupt");
   }
+  EMBER_CHECK(!span_overflow && span <= opt.max_bytes, "idx: ", path, ": header claims ", dims_text(dims),
+              ": no data, but the nonzero dims multiply to ",
+              span_overflow ? std::string("more than 2^64") : std::to_string(span), ", over the limit of ",
+              opt.max_bytes, " (IdxOptions::max_bytes); the header is probably corrupt");
   uint64_t header_bytes = 4 + 4 * uint64_t(ndims);
 
   // A raw file's size is known: catch truncation before allocating.
@@ -93,8 +101,28 @@ Tensor read_idx(const std::string& path, IdxOptions opt) {
   }
 
   // --- data ------------------------------------------------------------------------
-  Tensor t = empty(shape, DType::u8);
-  got = total ? in.read(t.data<uint8_t>(), total) : 0;
+  Tensor t;
+  if (!in.gzip() || total <= kGzipChunk) {
+    t = empty(shape, DType::u8);
+    got = total ? in.read(t.data<uint8_t>(), total) : 0;
+  } else {
+    // A gzip file's size says nothing about what it inflates to, so a 100-byte file may claim
+    // 2 GiB: read in chunks and grow, so such a file fails as truncated having allocated only
+    // about what it really holds.
+    auto buf = std::make_unique<std::vector<uint8_t>>();
+    got = 0;
+    while (got < total) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kGzipChunk, total - got));
+      buf->resize(got + n);
+      size_t r = in.read(buf->data() + got, n);
+      got += r;
+      if (r < n) break;
+    }
+    if (got == total) {
+      std::vector<uint8_t>* v = buf.release();
+      t = from_blob(v->data(), shape, DType::u8, [v](void*) { delete v; });
+    }
+  }
   EMBER_CHECK(got == total, "idx: ", path, ": truncated: header says ", dims_text(dims), " = ", total,
               " bytes, file has ", got, " (", data_word, " after the ", header_bytes,
               "-byte header)");

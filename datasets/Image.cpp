@@ -8,6 +8,8 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -45,6 +47,73 @@ const char* stb_reason() {
   return r ? r : "no reason given";
 }
 
+// Debian's stb_image (v2.27) trusts a JPEG DHT segment's 16 code counts: a table with more than
+// 256 codes writes past stbi__huffman::size[257] (heap corruption; found by fuzz/fuzz_image.cpp,
+// fixed upstream in v2.28). Walk the JPEG's segments as stb does and refuse such a table before
+// stb sees it. Like stb, DHT and DQT segments are read by their content (a table at a time, until
+// the declared length is used up; stb stops at a segment whose tables overrun it), other segments
+// by their declared length; between segments and in entropy-coded data, any FF xx (xx not 00, FF
+// or RSTn) is the next marker.
+void check_jpeg_huffman_tables(const std::string& name, const uint8_t* d, size_t size) {
+  if (size < 4 || d[0] != 0xFF || d[1] != 0xD8) return;  // not a JPEG
+  auto at = [&](size_t i) -> uint8_t { return i < size ? d[i] : 0; };  // stb reads 0 past the end
+  size_t p = 2;
+  while (p + 4 <= size) {
+    if (d[p] != 0xFF) {  // entropy-coded data or garbage: skip to the next marker
+      ++p;
+      continue;
+    }
+    uint8_t m = d[p + 1];
+    if (m == 0x00 || m == 0xFF || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {  // stuffing, fill, RSTn, TEM
+      p += m == 0xFF ? 1 : 2;
+      continue;
+    }
+    if (m == 0xD9) return;  // EOI
+    int64_t len = (int64_t(d[p + 2]) << 8) | d[p + 3];  // includes its own 2 bytes
+    if (m == 0xC4 || m == 0xDB) {  // DHT: [class/id][16 counts][values]...; DQT: [type/id][64 or 128]...
+      int64_t left = len - 2;
+      size_t q = p + 4;
+      while (left > 0 && q < size) {
+        int64_t n;
+        if (m == 0xC4) {
+          int64_t codes = 0;
+          for (size_t i = 1; i <= 16; ++i) codes += at(q + i);
+          EMBER_CHECK(codes <= 256, "image: ", name, ": corrupt JPEG: Huffman table (DHT at byte ", p,
+                      ") declares ", codes, " codes, more than 256");
+          n = 17 + codes;
+        } else {
+          n = (d[q] >> 4) ? 129 : 65;
+        }
+        q += size_t(n);
+        left -= n;
+      }
+      if (left != 0) return;  // stb refuses the file here
+      p = q;
+      continue;
+    }
+    p += 2 + size_t(len);
+  }
+}
+
+// stb_image (v2.27) reads a PNM header's width, height and maxval into an int without an
+// overflow check (signed overflow, undefined behaviour; found by fuzz/fuzz_image.cpp). Parse
+// them as stb does (whitespace, '#' comments) and refuse a number of more than 9 digits.
+void check_pnm_header(const std::string& name, const uint8_t* d, size_t size) {
+  if (size < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return;  // stb reads P5 and P6 only
+  size_t p = 2;
+  for (const char* what : {"width", "height", "maxval"}) {
+    while (p < size) {  // stbi__pnm_skip_whitespace
+      while (p < size && std::isspace(d[p])) ++p;
+      if (p >= size || d[p] != '#') break;
+      while (p < size && d[p] != '\n' && d[p] != '\r') ++p;
+    }
+    size_t digits = 0;
+    for (; p < size && std::isdigit(d[p]); ++p) ++digits;
+    EMBER_CHECK(digits <= 9, "image: ", name, ": corrupt PNM header: its ", what, " has ", digits,
+                " digits (at most 9)");
+  }
+}
+
 [[noreturn]] void decode_fail(const std::string& name, const uint8_t* data, size_t size) {
   EMBER_FAIL("image: ", name, ": cannot decode (stb_image: ", stb_reason(), "); the file has ",
              size, " bytes starting ", leading_bytes(data, size),
@@ -54,12 +123,23 @@ const char* stb_reason() {
 
 // ---------------------------------------------------------------------------
 // Decoding
+namespace {
+std::atomic<int64_t> g_max_pixels{kDefaultMaxImagePixels};
+}
+void set_max_image_pixels(int64_t n) {
+  EMBER_CHECK(n > 0, "set_max_image_pixels: the limit must be positive, got ", n);
+  g_max_pixels = n;
+}
+int64_t max_image_pixels() { return g_max_pixels; }
+
 ImageInfo image_info(const std::string& path) {
   std::vector<uint8_t> bytes = read_file_bytes(path, /*gunzip=*/false, "image");
   EMBER_CHECK(!bytes.empty(), "image: ", path, ": file is empty");
   EMBER_CHECK(bytes.size() <= size_t(INT_MAX), "image: ", path, ": file too large (", bytes.size(),
               " bytes)");
   ImageInfo info;
+  check_jpeg_huffman_tables(path, bytes.data(), bytes.size());
+  check_pnm_header(path, bytes.data(), bytes.size());
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height,
                              &info.channels))
     decode_fail(path, bytes.data(), bytes.size());
@@ -72,7 +152,12 @@ Tensor decode_image(const uint8_t* data, size_t size, const std::string& name, i
   EMBER_CHECK(size > 0, "image: ", name, ": file is empty");
   EMBER_CHECK(size <= size_t(INT_MAX), "image: ", name, ": file too large (", size, " bytes)");
   int w = 0, h = 0, c = 0;
+  check_jpeg_huffman_tables(name, data, size);  // before stb parses the header (info reads DHTs too)
+  check_pnm_header(name, data, size);
   if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c)) decode_fail(name, data, size);
+  EMBER_CHECK(int64_t(w) * int64_t(h) <= max_image_pixels(), "image: ", name, ": header claims ", w, "x", h,
+              " = ", int64_t(w) * int64_t(h), " pixels, over the limit of ", max_image_pixels(),
+              " (set_max_image_pixels); refusing to decode: the header is probably corrupt");
   unsigned char* pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &c, channels);
   if (!pixels) decode_fail(name, data, size);
   int out_c = channels ? channels : c;

@@ -24,6 +24,14 @@ struct ImageInfo {
 // Reads only the header.
 ImageInfo image_info(const std::string& path);
 
+// decode_image / read_image refuse an image whose header claims more than this many pixels
+// (height x width), before stb_image allocates anything: a 100-byte GIF or PNG can claim
+// 65535 x 65535. The default, 2^25 (e.g. 5792 x 5792), keeps stb's buffers (up to 16 bytes a
+// pixel for HDR) under 1 GiB. Process-wide; set_max_image_pixels changes it (> 0).
+constexpr int64_t kDefaultMaxImagePixels = int64_t(1) << 25;
+void set_max_image_pixels(int64_t n);
+int64_t max_image_pixels();
+
 // u8 [H, W, C]. channels = 0 keeps the file's channel count; 1, 2, 3 or 4 converts
 // (e.g. 3 turns grey or RGBA into RGB).
 Tensor read_image(const std::string& path, int channels = 0);

@@ -164,7 +164,8 @@ void Module::load_state_dict(const StateDict& sd, bool strict) {
   }
   NoGradGuard ng;
   for (auto& [k, src] : sd) {
-    auto it = std::find_if(mine.begin(), mine.end(), [&](auto& kv) { return kv.first == k; });
+    const std::string& key = k;  // clang < 16 cannot capture a structured binding (fuzz build)
+    auto it = std::find_if(mine.begin(), mine.end(), [&](auto& kv) { return kv.first == key; });
     if (it == mine.end()) continue;
     Tensor dst = it->second;
     EMBER_CHECK(dst.shape() == src.shape(), "load_state_dict: ", type_name_, ": '", k, "' has shape ",

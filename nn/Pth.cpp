@@ -336,11 +336,15 @@ Tensor materialize(const std::string& ctx, const std::string& name, const Tensor
   }
   EMBER_CHECK(s->loaded, at, ": its storage '", s->key, "' is missing from the file");
   size_t isz = safetensors_dtype_size(s->dtype);
-  uint64_t numel = 1;
+  uint64_t numel = 1, span = 1;  // span: the product of the nonzero sizes, which the strides reach
   for (int64_t d : t.size) {
     EMBER_CHECK(d == 0 || numel <= budget / static_cast<uint64_t>(d), at, ": size ", fmt(t.size),
                 " has more elements than the limit allows (PthLimits::max_elements)");
     numel *= static_cast<uint64_t>(d);
+    if (d == 0) continue;
+    EMBER_CHECK(span <= budget / static_cast<uint64_t>(d), at, ": size ", fmt(t.size),
+                " has sizes whose product is over the limit (PthLimits::max_elements), even with a size of 0");
+    span *= static_cast<uint64_t>(d);
   }
   budget -= numel;
   if (numel > 0) {  // the last element the view reaches must lie inside the storage

@@ -134,16 +134,18 @@ Entry parse_entry(const std::string& path, const std::string& name, const ojson&
 
 // Element count of `shape`, refusing counts above `limit` (and so any overflow).
 uint64_t checked_numel(const std::string& path, const Entry& e, uint64_t limit) {
+  // A zero size makes the count 0, but the other sizes still multiply into the strides, so
+  // [0, 2^40, 2^40] is refused too (its strides overflow int64).
   uint64_t n = 1;
   bool zero = std::find(e.shape.begin(), e.shape.end(), 0) != e.shape.end();
-  if (zero) return 0;
   for (int64_t d : e.shape) {
+    if (d == 0) continue;
     if (n > limit / static_cast<uint64_t>(d))
       fail_at(path, "tensor '" + e.name + "': shape " + fmt(e.shape) + " has more elements than the limit of " +
                         std::to_string(limit) + " (SafetensorsLimits::max_elements)");
     n *= static_cast<uint64_t>(d);
   }
-  return n;
+  return zero ? 0 : n;
 }
 
 // Parses and checks the header; no tensor memory is allocated here.

@@ -1,0 +1,134 @@
+// tests/datasets/test_fuzz_regressions.cpp: inputs found by the fuzzers (fuzz/, docs/security.md)
+// and hostile headers, each refused with a clear ember::Error; the hostile ones also under an
+// address-space cap (as `ulimit -v`), which shows they are refused before any large allocation.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
+
+#include "datasets/Files.h"
+#include "datasets/Idx.h"
+#include "datasets/Image.h"
+#include "helpers.h"
+#include "lib/address_cap.h"
+
+using namespace ember;
+using ember_test::expect_error;
+using ember_test::write_bytes;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kFixtures = std::string(EMBER_SOURCE_DIR) + "/tests/datasets/fixtures/fuzz";
+
+// The committed inputs whose name starts with `prefix` ("idx-", "image-").
+std::vector<std::string> fuzz_inputs(const std::string& prefix) {
+  std::vector<std::string> out;
+  if (fs::is_directory(kFixtures))
+    for (auto& e : fs::directory_iterator(kFixtures))
+      if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<uint8_t> idx_header(std::vector<uint32_t> dims) {
+  std::vector<uint8_t> h{0, 0, 8, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8) h.push_back(static_cast<uint8_t>(d >> s));
+  return h;
+}
+
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& raw) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> out(deflateBound(&z, raw.size()) + 64);
+  z.next_in = const_cast<uint8_t*>(raw.data());
+  z.avail_in = static_cast<uInt>(raw.size());
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+}  // namespace
+
+TEST(FuzzRegressions, IdxInputsAreRefused) {
+  for (const std::string& p : fuzz_inputs("idx-")) {
+    SCOPED_TRACE(p);
+    expect_error([&] { read_idx(p); }, {"idx: ", p});
+  }
+}
+
+TEST(FuzzRegressions, ImageInputsAreRefused) {
+  // Each file's first byte is the channel count the fuzzer asked for (fuzz/fuzz_image.cpp).
+  for (const std::string& p : fuzz_inputs("image-")) {
+    SCOPED_TRACE(p);
+    std::vector<uint8_t> b = ember_test::read_bytes(p);
+    ASSERT_FALSE(b.empty());
+    expect_error([&] { decode_image(b.data() + 1, b.size() - 1, p, b[0] % 5); }, {"image: ", p});
+  }
+}
+
+// --- hostile headers ---------------------------------------------------------------------
+TEST(HostileHeaders, IdxClaiming2To32ImagesIsRefused) {
+  TempDir tmp;
+  std::string raw = tmp / "huge.idx", gz = tmp / "huge.idx.gz";
+  std::vector<uint8_t> h = idx_header({0xffffffffu, 28, 28});
+  h.resize(h.size() + 784, 7);  // one image of data
+  write_bytes(raw, h);
+  write_bytes(gz, gzip_bytes(h));
+  for (const std::string& p : {raw, gz}) {
+    expect_error([&] { read_idx(p); }, {p, "4294967295x28x28", "over the limit", "IdxOptions::max_bytes"});
+    if (!ember_test::asan_build()) EXPECT_REFUSED_UNDER_CAP(512, [&] { read_idx(p); }, "over the limit");
+  }
+}
+
+TEST(HostileHeaders, GzipIdxOverAraisedLimitFailsAsTruncatedWithoutAllocatingTheClaim) {
+  // 2^32 one-byte labels claimed (4 GiB) with the limit raised to allow it: a gzip file's size says
+  // nothing about what it inflates to, so the reader must grow with the data, not trust the header.
+  TempDir tmp;
+  std::string gz = tmp / "labels.idx.gz";
+  std::vector<uint8_t> h = idx_header({0xffffffffu});
+  h.resize(h.size() + 1000, 1);
+  write_bytes(gz, gzip_bytes(h));
+  IdxOptions big;
+  big.max_bytes = uint64_t(1) << 40;
+  expect_error([&] { read_idx(gz, big); }, {gz, "truncated", "4294967295 bytes", "file has 1000"});
+  if (!ember_test::asan_build()) EXPECT_REFUSED_UNDER_CAP(512, [&] { read_idx(gz, big); }, "truncated");
+}
+
+TEST(HostileHeaders, ImageClaimingHugeDimensionsIsRefused) {
+  // A 13-byte-header GIF claiming 65535 x 65535 (stb_image would allocate 3 x 16 GiB-capped buffers).
+  std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00,
+                              ',', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, ';'};
+  expect_error([&] { decode_image(gif.data(), gif.size(), "huge.gif"); },
+               {"huge.gif", "65535x65535", "set_max_image_pixels"});
+  if (!ember_test::asan_build())
+    EXPECT_REFUSED_UNDER_CAP(512, [&] { decode_image(gif.data(), gif.size(), "huge.gif"); }, "pixels");
+  // The limit is configurable.
+  EXPECT_EQ(max_image_pixels(), kDefaultMaxImagePixels);
+  set_max_image_pixels(4);
+  std::vector<uint8_t> png = ember_test::read_bytes(std::string(EMBER_SOURCE_DIR) + "/fuzz/corpus/image/rgba_2x2.png");
+  EXPECT_NO_THROW(decode_image(png.data() + 1, png.size() - 1, "2x2.png"));
+  set_max_image_pixels(3);
+  expect_error([&] { decode_image(png.data() + 1, png.size() - 1, "2x2.png"); }, {"2x2 = 4 pixels", "limit of 3"});
+  set_max_image_pixels(kDefaultMaxImagePixels);
+  expect_error([] { set_max_image_pixels(0); }, {"positive"});
+}
+
+TEST(FuzzRegressions, ImageSeedsStillDecode) {
+  // The fuzz seeds (fuzz/corpus/image: PNG, JPEG, GIF, BMP, PGM, PPM, TGA, HDR) are valid files:
+  // the checks added for the findings (JPEG Huffman tables, PNM header, pixel limit) must let them
+  // through. (The PBM seed is there for the fuzzer: stb_image reads P5 and P6 only.)
+  std::string dir = std::string(EMBER_SOURCE_DIR) + "/fuzz/corpus/image";
+  int n = 0;
+  for (auto& e : fs::directory_iterator(dir)) {
+    if (e.path().string().find("pbm") != std::string::npos) continue;
+    SCOPED_TRACE(e.path().string());
+    std::vector<uint8_t> b = ember_test::read_bytes(e.path().string());
+    Tensor t = decode_image(b.data() + 1, b.size() - 1, e.path().string(), b[0] % 5);
+    EXPECT_GT(t.numel(), 0);
+    ++n;
+  }
+  EXPECT_GE(n, 10);
+}
