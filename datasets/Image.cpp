@@ -97,7 +97,8 @@ void check_jpeg_huffman_tables(const std::string& name, const uint8_t* d, size_t
 
 // stb_image (v2.27) reads a PNM header's width, height and maxval into an int without an
 // overflow check (signed overflow, undefined behaviour; found by fuzz/fuzz_image.cpp). Parse
-// them as stb does (whitespace, '#' comments) and refuse a number of more than 9 digits.
+// them as stb does (whitespace, '#' comments) and refuse a number of more than 9 digits, and a
+// maxval over 255 (see below).
 void check_pnm_header(const std::string& name, const uint8_t* d, size_t size) {
   if (size < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return;  // stb reads P5 and P6 only
   size_t p = 2;
@@ -108,9 +109,14 @@ void check_pnm_header(const std::string& name, const uint8_t* d, size_t size) {
       while (p < size && d[p] != '\n' && d[p] != '\r') ++p;
     }
     size_t digits = 0;
-    for (; p < size && std::isdigit(d[p]); ++p) ++digits;
+    int64_t value = 0;
+    for (; p < size && std::isdigit(d[p]); ++p, ++digits) value = value * 10 + (d[p] - '0');
     EMBER_CHECK(digits <= 9, "image: ", name, ": corrupt PNM header: its ", what, " has ", digits,
                 " digits (at most 9)");
+    // 16-bit PNM: stb_image 2.27 converts the channels of such an image as if it were 8-bit and then
+    // reads twice the buffer's size (heap overflow; found by fuzz/fuzz_image.cpp). Refused.
+    EMBER_CHECK(std::string(what) != "maxval" || value <= 255, "image: ", name, ": 16-bit PNM (maxval ", value,
+                ") is not supported; convert it to 8-bit (maxval 255) or PNG");
   }
 }
 
