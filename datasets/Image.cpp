@@ -110,7 +110,8 @@ void check_pnm_header(const std::string& name, const uint8_t* d, size_t size) {
     }
     size_t digits = 0;
     int64_t value = 0;
-    for (; p < size && std::isdigit(d[p]); ++p, ++digits) value = value * 10 + (d[p] - '0');
+    for (; p < size && std::isdigit(d[p]); ++p, ++digits)
+      if (digits < 9) value = value * 10 + (d[p] - '0');
     EMBER_CHECK(digits <= 9, "image: ", name, ": corrupt PNM header: its ", what, " has ", digits,
                 " digits (at most 9)");
     // 16-bit PNM: stb_image 2.27 converts the channels of such an image as if it were 8-bit and then

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "tensor/Error.h"
 
@@ -69,6 +70,15 @@ class Machine {
  public:
   Machine(Source& src, const std::string& context, const Hooks& hooks, const PickleLimits& limits)
       : src_(src), context_(context), hooks_(hooks), limits_(limits) {}
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine() {
+    if (done_) return;
+    for (auto& c : mutated_) {  // cut every edge a cycle could use, so shared_ptr frees it all
+      c->items.clear();
+      c->dict.clear();
+    }
+  }
 
   Ref run() {
     for (;;) {
@@ -76,6 +86,9 @@ class Machine {
       op_ = u8("an opcode");
       if (op_ == '.') {  // STOP
         if (stack_.size() != 1) fail("STOP with ", stack_.size(), " values on the stack (expected 1)");
+        if (has_cycle())
+          fail("holds a container that contains itself (a cycle, made with DUP or the memo); a state_dict has none");
+        done_ = true;
         return stack_.back();
       }
       step();
@@ -92,6 +105,48 @@ class Machine {
   std::unordered_map<uint64_t, Ref> memo_;
   uint64_t op_pos_ = 0;
   uint8_t op_ = 0;
+  // Containers changed after they were made (APPEND(S), SETITEM(S)). Only such a change can close a
+  // cycle (a list appended to itself through DUP or the memo; found by fuzz/fuzz_pth.cpp as a leak,
+  // since shared_ptr never frees a cycle). run() refuses a result with a cycle, and unless run()
+  // returned, the destructor empties these containers, which breaks every cycle.
+  std::vector<Ref> mutated_;
+  std::unordered_set<const Object*> mutated_set_;
+  bool done_ = false;
+
+  void mutating(const Ref& c) {
+    if (mutated_set_.insert(c.get()).second) mutated_.push_back(c);
+  }
+  static const Object* child(const Object& o, size_t j) {
+    if (j < o.items.size()) return o.items[j].get();
+    j -= o.items.size();
+    return j % 2 ? o.dict[j / 2].second.get() : o.dict[j / 2].first.get();
+  }
+  // Depth-first search from the changed containers, without recursion (1: on the path, 2: done).
+  bool has_cycle() const {
+    std::unordered_map<const Object*, int> colour;
+    for (const Ref& root : mutated_) {
+      if (colour[root.get()]) continue;
+      colour[root.get()] = 1;
+      std::vector<std::pair<const Object*, size_t>> path{{root.get(), 0}};
+      while (!path.empty()) {
+        const Object* o = path.back().first;
+        size_t j = path.back().second++;
+        if (j == o->items.size() + 2 * o->dict.size()) {
+          colour[o] = 2;
+          path.pop_back();
+          continue;
+        }
+        const Object* c = child(*o, j);
+        int& cc = colour[c];
+        if (cc == 1) return true;
+        if (cc == 0 && (!c->items.empty() || !c->dict.empty())) {
+          cc = 1;
+          path.emplace_back(c, 0);
+        }
+      }
+    }
+    return false;
+  }
 
   template <class... Parts>
   [[noreturn]] void fail(const Parts&... parts) {
@@ -293,6 +348,7 @@ class Machine {
       case 'a': {  // APPEND
         Ref v = pop();
         Object& l = expect(top(), Kind::List, "APPEND");
+        mutating(top());
         nest(l, v);
         l.items.push_back(std::move(v));
         return;
@@ -300,6 +356,7 @@ class Machine {
       case 'e': {  // APPENDS
         std::vector<Ref> vs = pop_mark();
         Object& l = expect(top(), Kind::List, "APPENDS");
+        mutating(top());
         for (auto& v : vs) {
           nest(l, v);
           l.items.push_back(std::move(v));
@@ -311,11 +368,13 @@ class Machine {
         kv[1] = pop();
         kv[0] = pop();
         set_items(expect(top(), Kind::Dict, "SETITEM"), kv);
+        mutating(top());
         return;
       }
       case 'u': {  // SETITEMS
         std::vector<Ref> kv = pop_mark();
         set_items(expect(top(), Kind::Dict, "SETITEMS"), kv);
+        mutating(top());
         return;
       }
       case 'q': memo_put(u8("BINPUT")); return;

@@ -82,6 +82,18 @@ TEST(FuzzRegressions, ClassTreeAndCostInputsAreRefused) {
   }
 }
 
+TEST(FuzzRegressions, PickleCycleIsRefused) {
+  // A list appended to itself (EMPTY_LIST, DUP, APPEND): shared_ptr cannot free the cycle, so the
+  // unpickler refuses it and breaks it (LeakSanitizer checks the freeing in the sanitizer builds).
+  TempDir tmp;
+  std::string p = tmp / "cycle.pth";
+  write_all(p, std::string("\x80\x02]2a.", 6));
+  expect_refused([&] { nn::load_pth(p); }, "contains itself");
+  // Through the memo, and via a dict: {} BINPUT 0, key, BINGET 0, SETITEM.
+  write_all(p, std::string("\x80\x02}q\x00X\x01\x00\x00\x00kh\x00s.", 16));
+  expect_refused([&] { nn::load_pth(p); }, "contains itself");
+}
+
 // --- hostile headers ---------------------------------------------------------------------
 TEST(HostileHeaders, SafetensorsHugeShapesAreRefusedUnderACap) {
   TempDir tmp;
