@@ -90,7 +90,7 @@ TEST(FuzzRegressions, PickleCycleIsRefused) {
   write_all(p, std::string("\x80\x02]2a.", 6));
   expect_refused([&] { nn::load_pth(p); }, "contains itself");
   // Through the memo, and via a dict: {} BINPUT 0, key, BINGET 0, SETITEM.
-  write_all(p, std::string("\x80\x02}q\x00X\x01\x00\x00\x00kh\x00s.", 16));
+  write_all(p, std::string("\x80\x02}q\x00X\x01\x00\x00\x00kh\x00s.", 15));
   expect_refused([&] { nn::load_pth(p); }, "contains itself");
 }
 
