@@ -57,6 +57,9 @@ const char* stb_reason() {
 void check_jpeg_huffman_tables(const std::string& name, const uint8_t* d, size_t size) {
   if (size < 4 || d[0] != 0xFF || d[1] != 0xD8) return;  // not a JPEG
   auto at = [&](size_t i) -> uint8_t { return i < size ? d[i] : 0; };  // stb reads 0 past the end
+  // stb_image 2.27 also decodes with a Huffman table no DHT defined (uninitialised memory, read out
+  // of bounds; found by fuzz/fuzz_image.cpp): each scan's tables must have been defined before it.
+  bool defined[2][4] = {}, progressive = false;
   size_t p = 2;
   while (p + 4 <= size) {
     if (d[p] != 0xFF) {  // entropy-coded data or garbage: skip to the next marker
@@ -70,6 +73,19 @@ void check_jpeg_huffman_tables(const std::string& name, const uint8_t* d, size_t
     }
     if (m == 0xD9) return;  // EOI
     int64_t len = (int64_t(d[p + 2]) << 8) | d[p + 3];  // includes its own 2 bytes
+    if (m == 0xC2) progressive = true;
+    if (m == 0xDA) {  // SOS: each component names its DC and AC tables, which must exist by now
+      size_t ns = at(p + 4), after = p + 5 + 2 * ns;
+      bool first_dc = at(after) == 0 && (at(after + 2) >> 4) == 0, ac = at(after) > 0;
+      for (size_t i = 0; i < ns; ++i) {
+        int td = at(p + 6 + 2 * i) >> 4, ta = at(p + 6 + 2 * i) & 15;
+        bool need_dc = progressive ? first_dc : true, need_ac = progressive ? ac : true;
+        EMBER_CHECK(!(need_dc && td <= 3 && !defined[0][td]) && !(need_ac && ta <= 3 && !defined[1][ta]), "image: ",
+                    name, ": corrupt JPEG: the scan at byte ", p, " uses Huffman table ",
+                    need_dc && td <= 3 && !defined[0][td] ? "DC " + std::to_string(td) : "AC " + std::to_string(ta),
+                    ", which no DHT before it defines");
+      }
+    }
     if (m == 0xC4 || m == 0xDB) {  // DHT: [class/id][16 counts][values]...; DQT: [type/id][64 or 128]...
       int64_t left = len - 2;
       size_t q = p + 4;
@@ -80,6 +96,7 @@ void check_jpeg_huffman_tables(const std::string& name, const uint8_t* d, size_t
           for (size_t i = 1; i <= 16; ++i) codes += at(q + i);
           EMBER_CHECK(codes <= 256, "image: ", name, ": corrupt JPEG: Huffman table (DHT at byte ", p,
                       ") declares ", codes, " codes, more than 256");
+          if ((d[q] >> 4) <= 1 && (d[q] & 15) <= 3) defined[d[q] >> 4][d[q] & 15] = true;
           n = 17 + codes;
         } else {
           n = (d[q] >> 4) ? 129 : 65;
