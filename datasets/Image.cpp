@@ -13,6 +13,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -138,6 +139,22 @@ void check_pnm_header(const std::string& name, const uint8_t* d, size_t size) {
   }
 }
 
+// stb_image grows its buffer to a PNG IDAT chunk's declared length before reading it, so 40 bytes
+// claiming a 1.3 GB chunk allocate 1.3 GB (found by fuzz/fuzz_image.cpp). Refuse a chunk that
+// claims more bytes than the file has left.
+void check_png_chunks(const std::string& name, const uint8_t* d, size_t size) {
+  static const uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < 8 || std::memcmp(d, kSig, 8) != 0) return;
+  for (size_t p = 8; p + 8 <= size;) {
+    uint64_t len = (uint64_t(d[p]) << 24) | (uint64_t(d[p + 1]) << 16) | (uint64_t(d[p + 2]) << 8) | d[p + 3];
+    std::string type(reinterpret_cast<const char*>(d + p + 4), 4);
+    EMBER_CHECK(len <= size - (p + 8), "image: ", name, ": corrupt PNG: chunk '", type, "' at byte ", p, " claims ",
+                len, " bytes but only ", size - (p + 8), " are left (truncated file?)");
+    if (type == "IEND") return;
+    p += 12 + size_t(len);
+  }
+}
+
 [[noreturn]] void decode_fail(const std::string& name, const uint8_t* data, size_t size) {
   EMBER_FAIL("image: ", name, ": cannot decode (stb_image: ", stb_reason(), "); the file has ",
              size, " bytes starting ", leading_bytes(data, size),
@@ -164,6 +181,7 @@ ImageInfo image_info(const std::string& path) {
   ImageInfo info;
   check_jpeg_huffman_tables(path, bytes.data(), bytes.size());
   check_pnm_header(path, bytes.data(), bytes.size());
+  check_png_chunks(path, bytes.data(), bytes.size());
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height,
                              &info.channels))
     decode_fail(path, bytes.data(), bytes.size());
@@ -178,6 +196,7 @@ Tensor decode_image(const uint8_t* data, size_t size, const std::string& name, i
   int w = 0, h = 0, c = 0;
   check_jpeg_huffman_tables(name, data, size);  // before stb parses the header (info reads DHTs too)
   check_pnm_header(name, data, size);
+  check_png_chunks(name, data, size);
   if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c)) decode_fail(name, data, size);
   EMBER_CHECK(int64_t(w) * int64_t(h) <= max_image_pixels(), "image: ", name, ": header claims ", w, "x", h,
               " = ", int64_t(w) * int64_t(h), " pixels, over the limit of ", max_image_pixels(),
