@@ -29,9 +29,8 @@ Tensor BatchNorm::forward(const Tensor& x) {
     NoGradGuard no_grad;
     num_batches_tracked.add_(ones({}, TensorOptions(DType::i64, num_batches_tracked.device())));
   }
-  const bool update = is_training() && options.track_running_stats;
-  return batch_norm(x, weight, bias, update || !use_batch_stats ? running_mean : Tensor(),
-                    update || !use_batch_stats ? running_var : Tensor(), use_batch_stats, options.momentum, options.eps);
+  // Without track_running_stats the buffers are undefined, so batch_norm neither reads nor updates them.
+  return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, options.momentum, options.eps);
 }
 
 std::string BatchNorm::extra_repr() const {
