@@ -11,11 +11,18 @@
 
 namespace ember_fuzz {
 
+// The file is removed when the process exits normally.
+struct InputFile {
+  std::string path;
+  ~InputFile() { std::remove(path.c_str()); }
+};
+
 inline std::string write_input(const char* target, const uint8_t* data, size_t size) {
-  static const std::string path = [&] {
+  static const InputFile file{[&] {
     const char* dir = std::getenv("EMBER_FUZZ_TMP");
     return std::string(dir ? dir : "/dev/shm") + "/ember-" + target + "-" + std::to_string(getpid());
-  }();
+  }()};
+  const std::string& path = file.path;
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();
   if (size && std::fwrite(data, 1, size, f) != size) std::abort();
