@@ -24,12 +24,6 @@ namespace ember {
 namespace {
 std::string errno_text() { return std::strerror(errno); }
 
-// "<path>.tmp-<pid>-<counter>": unique per process and call, in the target's folder so
-// rename() stays on one file system.
-std::string temp_sibling(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  return detail::concat(path, ".tmp-", static_cast<long>(::getpid()), "-", counter++);
-}
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -139,27 +133,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, bool gunzip, const
 
 // ---------------------------------------------------------------------------
 // Atomic writes
-void write_file_atomic(const std::string& path, const void* data, size_t n, const char* what) {
-  std::string tmp = temp_sibling(path);
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) EMBER_FAIL(what, ": ", path, ": cannot create (", errno_text(), ")");
-  bool ok = n == 0 || std::fwrite(data, 1, n, f) == n;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::string reason = errno_text();
-    std::remove(tmp.c_str());
-    EMBER_FAIL(what, ": ", path, ": write failed (", reason, ")");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string reason = errno_text();
-    std::remove(tmp.c_str());
-    EMBER_FAIL(what, ": ", path, ": cannot rename the temporary file into place (", reason, ")");
-  }
-}
-
 void write_gzip_file_atomic(const std::string& path, const void* data, size_t n, const char* what) {
-  std::string tmp = temp_sibling(path);
-  gzFile gz = gzopen(tmp.c_str(), "wb9");
+  AtomicFile out(path, what, /*open=*/false);
+  gzFile gz = gzopen(out.tmp_path().c_str(), "wb9");
   if (!gz) EMBER_FAIL(what, ": ", path, ": cannot create (", errno_text(), ")");
   const auto* p = static_cast<const unsigned char*>(data);
   bool ok = true;
@@ -169,15 +145,8 @@ void write_gzip_file_atomic(const std::string& path, const void* data, size_t n,
     done += chunk;
   }
   ok = (gzclose(gz) == Z_OK) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    EMBER_FAIL(what, ": ", path, ": gzip write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string reason = errno_text();
-    std::remove(tmp.c_str());
-    EMBER_FAIL(what, ": ", path, ": cannot rename the temporary file into place (", reason, ")");
-  }
+  EMBER_CHECK(ok, what, ": ", path, ": gzip write failed");  // ~AtomicFile removes the temporary file
+  out.commit();
 }
 
 // ---------------------------------------------------------------------------

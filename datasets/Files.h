@@ -2,7 +2,7 @@
 //
 //   ByteReader        streams a raw or gzipped file (zlib), without reading it all first
 //   read_file_bytes   whole file into memory, gunzipped when it starts with 1f 8b
-//   write_file_atomic write to "<path>.tmp-<pid>-<n>" then rename, so readers never see half a file
+//   write_gzip_file_atomic  gzipped, through AtomicFile (tensor/AtomicFile.h: temp file + rename)
 //   TempDir           a fresh folder under the system temp dir, removed with its contents on scope exit
 //   run_command       a shell command with its output captured (used by fetch_mnist: curl, npm, tar)
 //   md5_file          the MD5 of a file, as 32 hex digits (through coreutils `md5sum`)
@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "tensor/AtomicFile.h"
 
 namespace ember {
 
@@ -45,14 +47,8 @@ bool is_gzip_file(const std::string& path);
 std::vector<uint8_t> read_file_bytes(const std::string& path, bool gunzip = true,
                                      const char* what = "read_file");
 
-// Writes `n` bytes to `path` through a temporary sibling file and a rename.
-void write_file_atomic(const std::string& path, const void* data, size_t n,
-                       const char* what = "write_file");
-// Text through the same temporary sibling and rename (results tables, summaries).
-inline void write_text_atomic(const std::string& path, const std::string& text, const char* what = "write_file") {
-  write_file_atomic(path, text.data(), text.size(), what);
-}
-// Same, gzip-compressed (level 9, no name or time stamp in the header).
+// write_file_atomic and write_text_atomic come from tensor/AtomicFile.h (included above); this is
+// the same, gzip-compressed (level 9, no name or time stamp in the header).
 void write_gzip_file_atomic(const std::string& path, const void* data, size_t n,
                             const char* what = "write_file");
 

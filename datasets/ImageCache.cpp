@@ -17,9 +17,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "datasets/Image.h"
+#include "tensor/AtomicFile.h"
 
 namespace fs = std::filesystem;
 
@@ -168,11 +170,6 @@ Decoded decode_one(const std::string& file, int presize) {
   return d;
 }
 
-std::string temp_name(const std::string& path) {
-  static std::atomic<int> counter{0};
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-}
-
 // Writes the cache file for the decoded images (skipping failed ones) via temp + rename.
 void write_cache(const std::string& path, int presize, uint64_t hash, const LabelledFiles& files,
                  const std::vector<Decoded>& dec) {
@@ -208,32 +205,22 @@ void write_cache(const std::string& path, int presize, uint64_t hash, const Labe
   std::error_code ec;
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
-  std::string tmp = temp_name(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  EMBER_CHECK(f != nullptr, "ImageCache::open: cannot write the cache ", tmp, " (", std::strerror(errno),
-              "); set EMBER_CACHE_DIR to a writable folder");
-  bool ok = std::fwrite(&h, sizeof h, 1, f) == 1;
-  if (!items.empty()) ok = ok && std::fwrite(items.data(), sizeof(RawItem), items.size(), f) == items.size();
-  if (!skipped.empty())
-    ok = ok && std::fwrite(skipped.data(), sizeof(uint64_t), skipped.size(), f) == skipped.size();
+  std::unique_ptr<AtomicFile> f;
+  try {
+    f = std::make_unique<AtomicFile>(path, "ImageCache::open");
+  } catch (const Error& e) {
+    EMBER_FAIL(e.what(), "; set EMBER_CACHE_DIR to a writable folder");
+  }
+  f->write(&h, sizeof h);
+  f->write(items.data(), items.size() * sizeof(RawItem));
+  f->write(skipped.data(), skipped.size() * sizeof(uint64_t));
   std::vector<uint8_t> pad(static_cast<size_t>(h.data_offset - sizeof h - items.size() * sizeof(RawItem) -
                                                skipped.size() * sizeof(uint64_t)),
                            0);
-  if (!pad.empty()) ok = ok && std::fwrite(pad.data(), 1, pad.size(), f) == pad.size();
+  f->write(pad.data(), pad.size());
   for (const Decoded& d : dec)
-    if (d.error.empty() && !d.pixels.empty())
-      ok = ok && std::fwrite(d.pixels.data(), 1, d.pixels.size(), f) == d.pixels.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    EMBER_FAIL("ImageCache::open: writing the cache ", tmp, " failed (", std::strerror(errno),
-               "; disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    EMBER_FAIL("ImageCache::open: cannot rename ", tmp, " to ", path, " (", std::strerror(err), ")");
-  }
+    if (d.error.empty()) f->write(d.pixels.data(), d.pixels.size());
+  f->commit();
 }
 
 std::string mb(uint64_t bytes) {

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "learner/Learner.h"
+#include "tensor/AtomicFile.h"
 
 namespace ember {
 namespace learner {
@@ -176,25 +177,17 @@ std::string Recorder::format_row(size_t e) const {
 
 void Recorder::write_csv(const std::string& path) const {
   std::vector<std::string> names = names_.empty() ? metric_names() : names_;
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    EMBER_CHECK(f.good(), "Recorder::write_csv: cannot open '", tmp, "' for writing");
-    f << "epoch";
-    for (auto& n : names) f << "," << n;
-    f << ",time\n";
-    f << std::setprecision(10);
-    for (size_t e = 0; e < values.size(); ++e) {
-      f << e;
-      for (double v : values[e]) f << "," << v;
-      f << "," << std::fixed << std::setprecision(3) << times[e] << std::defaultfloat << std::setprecision(10)
-        << "\n";
-    }
-    f.flush();
-    EMBER_CHECK(f.good(), "Recorder::write_csv: writing '", tmp, "' failed");
+  std::ostringstream f;
+  f << "epoch";
+  for (auto& n : names) f << "," << n;
+  f << ",time\n";
+  f << std::setprecision(10);
+  for (size_t e = 0; e < values.size(); ++e) {
+    f << e;
+    for (double v : values[e]) f << "," << v;
+    f << "," << std::fixed << std::setprecision(3) << times[e] << std::defaultfloat << std::setprecision(10) << "\n";
   }
-  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "Recorder::write_csv: cannot rename '", tmp, "' to '",
-              path, "'");
+  write_text_atomic(path, f.str(), "Recorder::write_csv");
 }
 
 // ---------------------------------------------------------------------------

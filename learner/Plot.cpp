@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "learner/Callbacks.h"
+#include "tensor/AtomicFile.h"
 
 namespace ember {
 namespace learner {
@@ -36,23 +37,10 @@ std::string gp_quote(const std::string& s) {
   return q + "'";
 }
 
-// Writes `text` to path via path + ".tmp" and rename.
-void write_file(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    EMBER_CHECK(f.good(), "plot: cannot open '", tmp, "' for writing");
-    f << text;
-    f.flush();
-    EMBER_CHECK(f.good(), "plot: writing '", tmp, "' failed");
-  }
-  EMBER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "plot: cannot rename '", tmp, "' to '", path, "'");
-}
-
 // Writes the script and runs gnuplot on it. False (after one notice) without gnuplot.
 bool run_gnuplot(const std::string& png, const std::string& script) {
   std::string gp = sibling_path(png, ".gp");
-  write_file(gp, script);
+  write_text_atomic(gp, script, "plot");
   if (!gnuplot_available()) {
     std::lock_guard<std::mutex> lock(g_mu);
     if (!g_noticed) {
@@ -124,13 +112,13 @@ bool plot_loss(const Recorder& rec, const std::string& png) {
     csv << i << "," << num(rec.losses[i]) << "," << num(i < rec.raw_losses.size() ? rec.raw_losses[i] : 0) << ","
         << num(i < rec.lrs.size() ? rec.lrs[i] : 0) << "\n";
   std::string csv_path = sibling_path(png, ".csv");
-  write_file(csv_path, csv.str());
+  write_text_atomic(csv_path, csv.str(), "plot");
   std::ostringstream vcsv;
   vcsv << "epoch,iteration,valid_loss\n";
   for (size_t e = 0; e < rec.values.size() && e < rec.epoch_end_iters.size(); ++e)
     vcsv << e << "," << rec.epoch_end_iters[e] << "," << num(rec.values[e].size() > 1 ? rec.values[e][1] : 0) << "\n";
   std::string vcsv_path = sibling_path(png, "_valid.csv");
-  write_file(vcsv_path, vcsv.str());
+  write_text_atomic(vcsv_path, vcsv.str(), "plot");
 
   std::string s = png_header(png, 800, 500);
   s += "set title 'Loss'\nset xlabel 'iteration'\nset ylabel 'loss'\nset grid\nset key top right\n";
@@ -147,7 +135,7 @@ bool plot_sched(const Recorder& rec, const std::string& png) {
   for (size_t i = 0; i < rec.lrs.size(); ++i)
     csv << i << "," << num(rec.lrs[i]) << "," << num(i < rec.moms.size() ? rec.moms[i] : 0) << "\n";
   std::string csv_path = sibling_path(png, ".csv");
-  write_file(csv_path, csv.str());
+  write_text_atomic(csv_path, csv.str(), "plot");
   std::string s = png_header(png, 1000, 400);
   s += "set multiplot layout 1,2\nset grid\nset key off\nset xlabel 'iteration'\n";
   s += "set title 'learning rate'\nplot " + gp_quote(csv_path) + " using 1:2 skip 1 with lines lw 2\n";
@@ -161,7 +149,7 @@ bool plot_lr_find(const LRFindResult& r, const std::string& png) {
   csv << "lr,loss\n";
   for (size_t i = 0; i < r.lrs.size() && i < r.losses.size(); ++i) csv << num(r.lrs[i]) << "," << num(r.losses[i]) << "\n";
   std::string csv_path = sibling_path(png, ".csv");
-  write_file(csv_path, csv.str());
+  write_text_atomic(csv_path, csv.str(), "plot");
   std::string s = png_header(png, 800, 500);
   s += "set title 'Learning rate finder'\nset xlabel 'learning rate'\nset ylabel 'loss (smoothed)'\n";
   s += "set logscale x\nset format x '%.0e'\nset grid\nset key top left\n";
@@ -186,7 +174,7 @@ bool plot_errorbars(const std::vector<double>& x, const std::vector<Series>& ser
     csv << "\n";
   }
   std::string csv_path = sibling_path(png, ".csv");
-  write_file(csv_path, csv.str());
+  write_text_atomic(csv_path, csv.str(), "plot");
   std::string s = png_header(png, 800, 500);
   s += "set grid\nset key bottom right\nset xlabel " + gp_quote(xlabel) + "\nset ylabel " + gp_quote(ylabel) + "\n";
   s += "plot ";
@@ -236,7 +224,7 @@ bool plot_histogram(const std::vector<double>& edges, const std::vector<Histogra
     csv << "\n";
   }
   const std::string csv_path = sibling_path(png, ".csv");
-  write_file(csv_path, csv.str());
+  write_text_atomic(csv_path, csv.str(), "plot");
   // Clustered boxes: series k of bin i is a box at the bin centre shifted by its slot.
   const double k = static_cast<double>(std::max<size_t>(series.size(), 1));
   std::string s = png_header(png, 900, 500);
@@ -274,7 +262,7 @@ bool plot_confusion_matrix(const Tensor& cm, const std::vector<std::string>& voc
     csv << "\n";
   }
   std::string csv_path = sibling_path(png, ".csv");
-  write_file(csv_path, csv.str());
+  write_text_atomic(csv_path, csv.str(), "plot");
   int side = static_cast<int>(std::min<int64_t>(400 + 40 * c, 1600));
   std::string s = png_header(png, side + 100, side);
   std::string range = "[-0.5:" + num(static_cast<double>(c) - 0.5) + "]";

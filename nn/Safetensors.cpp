@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "tensor/AtomicFile.h"
+
 namespace ember {
 namespace nn {
 
@@ -298,28 +300,13 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     EMBER_FAIL("save_safetensors: ", path, ": a tensor name or metadata string is not valid UTF-8 (", e.what(), ")");
   }
   text.append((8 - text.size() % 8) % 8, ' ');
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    EMBER_CHECK(f.good(), "save_safetensors: cannot open '", tmp, "' for writing");
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
-    f.write(reinterpret_cast<const char*>(len), 8);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (auto& [name, t] : sorted)
-      f.write(static_cast<const char*>(t.raw_data()),
-              static_cast<std::streamsize>(static_cast<size_t>(t.numel()) * dtype_size(t.dtype())));
-    f.flush();
-    if (!f.good()) {
-      f.close();
-      std::remove(tmp.c_str());
-      EMBER_FAIL("save_safetensors: writing '", tmp, "' failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    EMBER_FAIL("save_safetensors: cannot rename '", tmp, "' to '", path, "'");
-  }
+  AtomicFile f(path, "save_safetensors");
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+  f.write(len, 8);
+  f.write(text.data(), text.size());
+  for (auto& [name, t] : sorted) f.write(t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
+  f.commit();
 }
 
 SafetensorsFile load_safetensors(const std::string& path, const SafetensorsLimits& limits) {

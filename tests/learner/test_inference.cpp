@@ -9,6 +9,7 @@
 
 #include "ember.h"
 #include "learner_test_util.h"
+#include "lib/temp_files.h"
 
 using namespace ember;
 using namespace ember::learner;
@@ -230,7 +231,7 @@ TEST(Checkpoint, SaveLoadRoundTripsModelAndOptimizer) {
   a->fit(1, 1e-2);
   std::string path = test::temp_path("ck.bin");
   a->save(path);
-  EXPECT_FALSE(file_exists(path + ".tmp"));
+  EXPECT_TRUE(ember_test::temp_leftovers(path).empty());
 
   manual_seed(99);  // other initial weights
   Learner b_learn(a->dls, test::mlp(), std::make_shared<nn::CrossEntropyLoss>(), fastai_adam(), {accuracy_metric()});

@@ -10,6 +10,7 @@
 
 #include "ember.h"
 #include "learner_test_util.h"
+#include "lib/temp_files.h"
 
 using namespace ember;
 using namespace ember::learner;
@@ -429,7 +430,7 @@ TEST(Recorder, TableAndCsvHaveFastaisColumns) {
   EXPECT_NEAR(std::stod(cells[1]), learn->recorder->values[1][0], 1e-8);
   EXPECT_NEAR(std::stod(cells[3]), learn->recorder->values[1][2], 1e-8);
   EXPECT_NEAR(std::stod(cells[5]), learn->recorder->times[1], 1e-3);
-  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  EXPECT_TRUE(ember_test::temp_leftovers(path).empty());
   std::remove(path.c_str());
 }
 

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "learner_test_util.h"
+#include "lib/temp_files.h"
 
 namespace ember {
 namespace learner {
@@ -116,7 +117,7 @@ TEST(Resume, EpochCheckpointIsBitExact) {
     EXPECT_EQ(l->recorder->values.size(), 1u);
   }
   ASSERT_TRUE(exists(path));
-  EXPECT_FALSE(exists(path + ".tmp"));
+  EXPECT_TRUE(ember_test::temp_leftovers(path).empty());
   auto resumed = resumed_run(path);
   expect_same_weights(*straight, *resumed);
   expect_same_history(*straight->recorder, *resumed->recorder);

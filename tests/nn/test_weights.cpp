@@ -16,6 +16,7 @@
 #include "learner/Checkpoint.h"
 #include "nn/Pth.h"
 #include "nn/Weights.h"
+#include "lib/temp_files.h"
 
 using namespace ember;
 using namespace ember::nn;
@@ -140,7 +141,7 @@ TEST(Safetensors, RoundTripKeepsValuesDtypesShapesAndMetadata) {
     EXPECT_EQ(it->second.shape(), t.shape()) << name;
     EXPECT_EQ(it->second.to(DType::f64).to_vector<double>(), t.to(DType::f64).to_vector<double>()) << name;
   }
-  EXPECT_EQ(std::fopen((path + ".tmp").c_str(), "rb"), nullptr);  // renamed into place
+  EXPECT_TRUE(ember_test::temp_leftovers(path).empty());  // renamed into place
   std::remove(path.c_str());
 }
 
