@@ -140,3 +140,25 @@ TEST(Anomaly, ResNetNamesTheNestedLayer) {
   EXPECT_NE(msg.find("in layer4.1.bn2 (BatchNorm2d)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("already held NaN/Inf"), std::string::npos) << msg;  // the weight itself
 }
+
+// relu keeps NaN (as PyTorch does), so a NaN input cannot vanish inside a network where anomaly
+// mode would never see it; -0.0 and negatives give 0, and the gradient at a NaN is 0.
+TEST(Anomaly, ReluKeepsNaNSoItIsReported) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x = from_vector<float>({nan, -1.0f, 2.0f, -0.0f}).requires_grad_(true);
+  Tensor y = x.relu();
+  std::vector<float> v = y.to_vector<float>();
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], 0.0f);
+  EXPECT_EQ(v[2], 2.0f);
+  EXPECT_EQ(v[3], 0.0f);
+  EXPECT_FALSE(std::signbit(v[3]));
+  y.sum().backward();
+  std::vector<float> g = x.grad().to_vector<float>();
+  EXPECT_EQ(g, (std::vector<float>{0.0f, 0.0f, 1.0f, 0.0f}));
+
+  DetectAnomalyGuard on;
+  std::string msg = error_of([&] { x.relu(); });
+  EXPECT_NE(msg.find("anomaly: forward of 'relu'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("already held NaN/Inf"), std::string::npos) << msg;
+}
