@@ -36,19 +36,15 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <sys/stat.h>
 
 #include "datasets/Mnist.h"
 #include "ember.h"
+#include "example_util.h"
 #include "learner/HierMetrics.h"
 #include "nn/Hierarchy.h"
-#include "sweep_util.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 using namespace ember;
+using namespace ember::examples;
 namespace fs = std::filesystem;
 
 namespace {
@@ -136,16 +132,13 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "base seed: run id k uses seed + k for init and batch order")->capture_default_str();
   app.add_option("--out", out, "folder for results.csv, summary.csv and the plot")->capture_default_str();
   app.add_flag("--restart", restart, "ignore (and replace) the results already in --out");
-  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
-  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  add_device_flags(app, threads, device);
   CLI11_PARSE(app, argc, argv);
 
   try {
     const Device dev = Device::parse(device);
     const std::vector<double> grid = sweep::parse_grid(w_text);
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#endif
+    set_threads(threads);
     // --- data: the training set trains, the official test set validates ---------------------
     const std::string dir = fashion_dir(data);
     const Mnist train_set = load_mnist(dir, /*train=*/true), test_set = load_mnist(dir, /*train=*/false);
@@ -156,9 +149,7 @@ int main(int argc, char** argv) {
     const hier::ClassTree tree = fashion_tree();
     std::cout << tree.str();
 
-    ::mkdir(out.c_str(), 0755);
-    struct stat st {};
-    EMBER_CHECK(::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "--out ", out, " is not a folder");
+    ensure_out_dir(out);
     const std::string results_path = out + "/results.csv";
 
     // --- resume ---------------------------------------------------------------------------------

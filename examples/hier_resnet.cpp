@@ -44,18 +44,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "datasets/ImageCache.h"
-#include "datasets/Pets.h"
 #include "ember.h"
+#include "example_util.h"
 #include "learner/HierMetrics.h"
 #include "nn/Hierarchy.h"
-#include "seed_util.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 using namespace ember;
+using namespace ember::examples;
 
 namespace {
 
@@ -173,20 +168,16 @@ nn::StateDict clone_state(const nn::Module& m) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Ember: seed 001's two-headed hierarchical ResNet-18 on Oxford-IIIT Pets"};
-  std::string data, weights, out = "hier_resnet_out", device = "cpu", few_shot_text, holdout_name = "Bengal";
-  int epochs = 5, few_shot_epochs = 2, repeat_new = 1, threads = 0;
-  int64_t bs = 64, size = 56;
+  PetsFlags flags;
+  flags.add_to(app);  // --data --bs --size --weights --no-pretrained --strict --threads --device
+  std::string out = "hier_resnet_out", few_shot_text, holdout_name = "Bengal", checkpoint;
+  int epochs = 5, few_shot_epochs = 2, repeat_new = 1;
   uint64_t seed = 1;
   double lr = 1e-3, kl_weight = 1.0, valid_pct = 0.33;
-  bool no_pretrained = false, kl_log_softmax = false, strict = false;
-  app.add_option("--data", data, "Pets images folder (default: $EMBER_DATA_DIR/oxford-iiit-pet, then the subset, else download)");
+  bool kl_log_softmax = false;
   app.add_option("--epochs", epochs, "epochs of the main training")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--lr", lr, "Adam learning rate (constant, as the seed)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
-  app.add_option("--size", size, "image side after augmentation")->check(CLI::Range(int64_t{16}, int64_t{1024}))->capture_default_str();
   app.add_option("--valid-pct", valid_pct, "validation fraction (the seed: 0.33)")->check(CLI::Range(0.05, 0.9))->capture_default_str();
-  auto* wopt = app.add_option("--weights", weights, "torchvision resnet18 weights (.pth or .safetensors)")->check(CLI::ExistingFile);
-  app.add_flag("--no-pretrained", no_pretrained, "random init (the default when --weights is not given)")->excludes(wopt);
   app.add_option("--kl-weight", kl_weight, "weight of the KL term (the seed: 1; 0 drops it)")->check(CLI::Range(0.0, 1e6))->capture_default_str();
   app.add_flag("--kl-log-softmax", kl_log_softmax, "feed log_softmax(logits) to the KL term (the seed feeds raw logits)");
   app.add_option("--few-shot", few_shot_text, "comma list of K: hold --holdout out, then add it from K images each");
@@ -195,27 +186,18 @@ int main(int argc, char** argv) {
   app.add_option("--repeat-new", repeat_new, "copies of each of the K new images per epoch")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--seed", seed, "seed for init and batch order")->capture_default_str();
   app.add_option("--out", out, "folder for history.csv and few_shot.csv")->capture_default_str();
-  std::string checkpoint;
   app.add_option("--checkpoint", checkpoint, "save a resumable checkpoint here after every epoch (and on Ctrl-C); an existing one is resumed");
-  app.add_flag("--strict", strict, "an undecodable image is an error (default: skipped with a warning)");
-  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
-  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const Device dev = Device::parse(device);
+    const Device dev = Device::parse(flags.device);
     std::vector<int> ks;
-    if (!few_shot_text.empty()) ks = seeds::parse_int_list("--few-shot", few_shot_text, 1, 100000);
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#endif
-    seeds::ensure_out_dir(out);
+    if (!few_shot_text.empty()) ks = parse_int_list("--few-shot", few_shot_text, 1, 100000);
+    set_threads(flags.threads);
+    ensure_out_dir(out);
 
     // --- data -------------------------------------------------------------------------------
-    PetsData pets = load_pets(pets_dir(data));
-    ImageCacheOptions copt;
-    copt.strict = strict;
-    std::shared_ptr<const ImageCache> cache = ImageCache::open(default_cache_path(pets.images_dir), pets.items, copt);
+    auto [pets, cache] = open_pets(flags.data, flags.strict);
     Split split = RandomSplitter(valid_pct, 42)(cache->size());
     const std::vector<std::string>& vocab = pets.items.classes;
     const auto n_child = static_cast<int64_t>(vocab.size());
@@ -224,7 +206,8 @@ int main(int argc, char** argv) {
     const int64_t n_parent = tree.level_size(1);
     std::cout << "Pets from " << pets.images_dir << ": " << cache->size() << " images, " << n_child << " breeds; "
               << split.train.size() << " training, " << split.valid.size() << " validation\n";
-    if (weights.empty()) std::cout << "No --weights: the frozen ResNet-18 body is random init (the seed used ImageNet weights)\n";
+    if (flags.weights.empty())
+      std::cout << "No --weights: the frozen ResNet-18 body is random init (the seed used ImageNet weights)\n";
 
     int64_t holdout = -1;
     std::vector<int64_t> base_train = split.train, new_train;
@@ -239,12 +222,12 @@ int main(int argc, char** argv) {
                   new_train.size(), " images of ", holdout_name);
       std::cout << "Few-shot: '" << holdout_name << "' held out (" << new_train.size() << " training images available)\n";
     }
-    EMBER_CHECK(static_cast<int64_t>(base_train.size()) >= bs, "--bs ", bs, " is larger than the training set (",
-                base_train.size(), " images)");
+    EMBER_CHECK(static_cast<int64_t>(base_train.size()) >= flags.bs, "--bs ", flags.bs,
+                " is larger than the training set (", base_train.size(), " images)");
 
     // --- model, loss, metrics, Learner ------------------------------------------------------
     manual_seed(seed);
-    auto model = std::make_shared<HierResNet>(weights, n_child, n_parent);
+    auto model = std::make_shared<HierResNet>(flags.weights, n_child, n_parent);
     auto loss = std::make_shared<SeedLoss>(model, tree, kl_weight, kl_log_softmax);
     const Tensor leaf_to_species = tree.level_index(1);
     HierResNet* m = model.get();
@@ -256,9 +239,9 @@ int main(int argc, char** argv) {
          }},
         {"accuracy_species_from_breed",
          [m, tree](const Tensor& p, const Tensor& y) { return learner::level_accuracy(m->child_logits(p), y, tree, 1); }}};
-    learner::DataLoaders dls{seeds::pets_source(cache, base_train, true, bs, size, seed),
-                             seeds::pets_source(cache, split.valid, false, bs, size, seed), vocab};
-    if (!weights.empty())
+    learner::DataLoaders dls{pets_source(cache, base_train, true, flags.bs, flags.size, seed),
+                             pets_source(cache, split.valid, false, flags.bs, flags.size, seed), vocab};
+    if (!flags.weights.empty())
       dls.after_batch = [](const Tensor& x) { return learner::normalize(x, learner::kImagenetMean, learner::kImagenetStd); };
     learner::Learner learn(dls, model, loss, learner::adam(), metrics);
     learn.lr = lr;
@@ -296,7 +279,7 @@ int main(int argc, char** argv) {
         learn.opt.reset();  // a fresh Adam for every K
         std::vector<int64_t> items = base_train;
         for (int r = 0; r < repeat_new; ++r) items.insert(items.end(), new_train.begin(), new_train.begin() + k);
-        learn.dls.train = seeds::pets_source(cache, items, true, bs, size, seed + static_cast<uint64_t>(k));
+        learn.dls.train = pets_source(cache, items, true, flags.bs, flags.size, seed + static_cast<uint64_t>(k));
         learn.fit(few_shot_epochs, lr);
         auto [p, t] = learn.get_preds();
         rows.emplace_back(k, score(*model, p, t, tree, leaf_to_species, holdout));

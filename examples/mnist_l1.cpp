@@ -14,17 +14,14 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
-#include <sys/stat.h>
 
 #include "datasets/ImageFolder.h"
 #include "datasets/Mnist.h"
 #include "ember.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "example_util.h"
 
 using namespace ember;
+using namespace ember::examples;
 
 namespace {
 
@@ -69,8 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   app.add_option("--seed", seed, "seed of the split, the initial weights and the batch order")->capture_default_str();
   app.add_option("--valid-pct", valid_pct, "fraction of the training set held out")->check(CLI::Range(0.01, 0.99))->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
-  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  add_device_flags(app, threads, device);
   app.add_option("--csv", csv, "write the results table here (epoch,train_loss,valid_loss,batch_accuracy,time)");
   app.add_option("--out", out, "folder for the plots (PNG + CSV)")->capture_default_str();
   std::string checkpoint, resume;
@@ -80,9 +76,7 @@ int main(int argc, char** argv) {
 
   try {
     Device dev = Device::parse(device);
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#endif
+    set_threads(threads);
     // --- data: a 20% validation split of the 60,000 training images -------------------
     std::string dir = mnist_dir(data);
     Mnist mnist = load_mnist(dir, /*train=*/true);
@@ -137,7 +131,7 @@ int main(int argc, char** argv) {
       std::cout << "  " << confused[i].actual << "->" << confused[i].predicted << " (" << confused[i].count << ")";
     std::cout << "\n";
 
-    ::mkdir(out.c_str(), 0755);
+    ensure_out_dir(out);
     bool plotted = interp.plot_confusion_matrix(out + "/confusion_matrix.png");
     plotted = learner::plot_loss(*learn.recorder, out + "/loss.png") && plotted;
     std::cout << "Plots" << (plotted ? " and their CSV" : " (CSV only)") << " written to " << out << "/\n";

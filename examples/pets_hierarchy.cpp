@@ -26,74 +26,53 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <sys/stat.h>
 
-#include "datasets/Augment.h"
-#include "datasets/ImageCache.h"
-#include "datasets/Pets.h"
 #include "ember.h"
+#include "example_util.h"
 #include "learner/HierMetrics.h"
 #include "nn/Hierarchy.h"
-#include "sweep_util.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 using namespace ember;
+using namespace ember::examples;
 
 namespace {
-// The blog's column names; the layout is sweep_util.h's.
+// The blog's column names; the layout is example_util.h's.
 const sweep::Table kTable{"epoch,train_loss,valid_loss,accuracy_breed,accuracy_species,w,id,severity,hd@5"};
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Ember: the Oxford-IIIT Pets hierarchical-loss sweep of seed 000"};
-  std::string data, w_text = "0:1:0.05", weights, out = "pets_hierarchy_out", device = "cpu";
-  int runs = 5, epochs = 3, freeze_epochs = 1, threads = 0;
-  int64_t bs = 64, size = 56;
+  PetsFlags flags;
+  flags.add_to(app);  // --data --bs --size --weights --no-pretrained --strict --threads --device
+  std::string w_text = "0:1:0.05", out = "pets_hierarchy_out";
+  int runs = 5, epochs = 3, freeze_epochs = 1;
   uint64_t seed = 1;
-  bool no_pretrained = false, strict = false, restart = false;
+  bool restart = false;
   double base_lr = 2e-3;
-  app.add_option("--data", data, "Pets images folder (default: $EMBER_DATA_DIR/oxford-iiit-pet, then the subset, else download)");
   app.add_option("--w", w_text, "loss weights: start:stop:step or a comma list")->capture_default_str();
   app.add_option("--runs", runs, "runs per w")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--epochs", epochs, "fine_tune epochs (after the frozen ones)")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--freeze-epochs", freeze_epochs, "frozen epochs of fine_tune")->check(CLI::Range(0, 1000))->capture_default_str();
   app.add_option("--base-lr", base_lr, "fine_tune's base_lr")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
-  app.add_option("--size", size, "image side after augmentation")->check(CLI::Range(int64_t{16}, int64_t{1024}))->capture_default_str();
-  auto* wopt = app.add_option("--weights", weights, "torchvision resnet18 weights (.pth or .safetensors)")->check(CLI::ExistingFile);
-  app.add_flag("--no-pretrained", no_pretrained, "random init (the default when --weights is not given)")->excludes(wopt);
   app.add_option("--seed", seed, "base seed: run id k uses seed + k for init and batch order")->capture_default_str();
   app.add_option("--out", out, "folder for results.csv, summary.csv and the plot")->capture_default_str();
   app.add_flag("--restart", restart, "ignore (and replace) the results already in --out");
-  app.add_flag("--strict", strict, "an undecodable image is an error (default: skipped with a warning)");
-  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
-  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const Device dev = Device::parse(device);
+    const Device dev = Device::parse(flags.device);
     const std::vector<double> grid = sweep::parse_grid(w_text);
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#endif
-    ::mkdir(out.c_str(), 0755);
-    struct stat st {};
-    EMBER_CHECK(::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "--out ", out, " is not a folder");
+    set_threads(flags.threads);
+    ensure_out_dir(out);
     const std::string results_path = out + "/results.csv";
 
     // --- data: decoded once into a cache shared by every run ---------------------------------
-    PetsData pets = load_pets(pets_dir(data));
-    ImageCacheOptions copt;
-    copt.strict = strict;
-    auto cache = ImageCache::open(default_cache_path(pets.images_dir), pets.items, copt);
+    auto [pets, cache] = open_pets(flags.data, flags.strict);
     Split split = RandomSplitter(0.2, 42)(cache->size());
     std::cout << "Pets from " << pets.images_dir << ": " << cache->size() << " images, " << pets.items.classes.size()
               << " breeds (" << pets.n_cat_classes() << " cats); " << split.train.size() << " training, "
               << split.valid.size() << " validation\n";
-    if (weights.empty())
+    if (flags.weights.empty())
       std::cout << "No --weights: ResNet-18 starts from random init (the blog used ImageNet weights)\n";
     const hier::ClassTree tree = hier::ClassTree::from_rule(
         pets.items.classes, [](const std::string& c) { return pets_species(c) == 0 ? "cat" : "dog"; });
@@ -113,15 +92,12 @@ int main(int argc, char** argv) {
           continue;
         }
         std::cout << "\n=== w = " << w << ", run " << run + 1 << "/" << runs << " (id " << id << ") ===\n";
-        manual_seed(seed + static_cast<uint64_t>(id));
-        ImageLoaderOptions tl;
-        tl.batch_size = bs, tl.seed = seed + static_cast<uint64_t>(id), tl.aug.size = static_cast<int>(size);
-        ImageLoaderOptions vl = tl;
-        vl.train = false;
-        auto train = std::make_shared<learner::LoaderSource<ImageBatchLoader>>(std::make_shared<ImageBatchLoader>(cache, split.train, tl));
-        auto valid = std::make_shared<learner::LoaderSource<ImageBatchLoader>>(std::make_shared<ImageBatchLoader>(cache, split.valid, vl));
+        const uint64_t run_seed = seed + static_cast<uint64_t>(id);
+        manual_seed(run_seed);
+        auto train = pets_source(cache, split.train, true, flags.bs, flags.size, run_seed);
+        auto valid = pets_source(cache, split.valid, false, flags.bs, flags.size, run_seed);
         learner::CnnOptions co;
-        co.weights = weights;
+        co.weights = flags.weights;
         co.loss = std::make_shared<hier::BlogHierLoss>(tree, w);
         // The blog's metrics: breed accuracy, and species accuracy as the species of the argmax breed.
         co.metrics = {learner::level_accuracy_metric(tree, tree.height(), "accuracy_breed"),

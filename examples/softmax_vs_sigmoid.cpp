@@ -32,17 +32,12 @@
 #include <set>
 #include <sstream>
 
-#include "datasets/ImageCache.h"
 #include "datasets/Mnist.h"
-#include "datasets/Pets.h"
 #include "ember.h"
-#include "seed_util.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "example_util.h"
 
 using namespace ember;
+using namespace ember::examples;
 
 namespace {
 
@@ -139,19 +134,16 @@ DomainStats stats(const std::string& model, const std::string& domain, const Ten
 
 int main(int argc, char** argv) {
   CLI::App app{"Ember: seed 004, softmax + cross-entropy against sigmoid + BCE on Pets, in and out of domain"};
-  std::string data, weights, out = "softmax_vs_sigmoid_out", device = "cpu", ood = "mnist", mnist;
-  int epochs = 5, bins = 10, threads = 0;
-  int64_t bs = 64, size = 56, ood_count = 500;
+  PetsFlags flags;
+  flags.add_to(app);  // --data --bs --size --weights --no-pretrained --strict --threads --device
+  std::string out = "softmax_vs_sigmoid_out", ood = "mnist", mnist, checkpoint;
+  int epochs = 5, bins = 10;
+  int64_t ood_count = 500;
   uint64_t seed = 1;
   double lr = 1e-3, threshold = 0.5;
-  bool no_pretrained = false, unfreeze = false, strict = false;
-  app.add_option("--data", data, "Pets images folder (default: $EMBER_DATA_DIR/oxford-iiit-pet, then the subset, else download)");
+  bool unfreeze = false;
   app.add_option("--epochs", epochs, "epochs per model (learn.fit)")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--lr", lr, "learning rate of fit (fastai's default 1e-3)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
-  app.add_option("--size", size, "image side")->check(CLI::Range(int64_t{16}, int64_t{1024}))->capture_default_str();
-  auto* wopt = app.add_option("--weights", weights, "torchvision resnet18 weights (.pth or .safetensors)")->check(CLI::ExistingFile);
-  app.add_flag("--no-pretrained", no_pretrained, "random init (the default when --weights is not given)")->excludes(wopt);
   app.add_flag("--unfreeze", unfreeze, "train the whole net (default: frozen body, as the seed's cnn_learner + fit)");
   app.add_option("--ood", ood, "out-of-domain images: mnist or noise")->check(CLI::IsMember({"mnist", "noise"}))->capture_default_str();
   app.add_option("--mnist", mnist, "MNIST folder for --ood mnist (default: $EMBER_DATA_DIR/mnist, ~/.cache/ember/mnist)");
@@ -160,41 +152,34 @@ int main(int argc, char** argv) {
   app.add_option("--threshold", threshold, "'has a label' threshold (fastai's 0.5)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--seed", seed, "seed for init and batch order (both models get the same)")->capture_default_str();
   app.add_option("--out", out, "folder for summary.csv and the histogram")->capture_default_str();
-  std::string checkpoint;
   app.add_option("--checkpoint", checkpoint, "checkpoint prefix: <prefix>.softmax.safetensors and <prefix>.sigmoid.safetensors, saved every epoch (and on Ctrl-C); existing ones are resumed");
-  app.add_flag("--strict", strict, "an undecodable image is an error (default: skipped with a warning)");
-  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
-  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const Device dev = Device::parse(device);
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#endif
-    seeds::ensure_out_dir(out);
+    const Device dev = Device::parse(flags.device);
+    set_threads(flags.threads);
+    ensure_out_dir(out);
 
     // --- data ---------------------------------------------------------------------------------
-    PetsData pets = load_pets(pets_dir(data));
-    ImageCacheOptions copt;
-    copt.strict = strict;
-    std::shared_ptr<const ImageCache> cache = ImageCache::open(default_cache_path(pets.images_dir), pets.items, copt);
+    auto [pets, cache] = open_pets(flags.data, flags.strict);
     Split split = RandomSplitter(0.2, 42)(cache->size());
     const std::vector<std::string>& vocab = pets.items.classes;
     const auto n_classes = static_cast<int64_t>(vocab.size());
-    EMBER_CHECK(static_cast<int64_t>(split.train.size()) >= bs, "--bs ", bs, " is larger than the training set (",
-                split.train.size(), " images)");
+    EMBER_CHECK(static_cast<int64_t>(split.train.size()) >= flags.bs, "--bs ", flags.bs,
+                " is larger than the training set (", split.train.size(), " images)");
     std::cout << "Pets from " << pets.images_dir << ": " << cache->size() << " images, " << n_classes << " breeds; "
               << split.train.size() << " training, " << split.valid.size() << " validation\n";
-    if (weights.empty()) std::cout << "No --weights: ResNet-18 starts from random init (the seed used ImageNet weights)\n";
+    if (flags.weights.empty())
+      std::cout << "No --weights: ResNet-18 starts from random init (the seed used ImageNet weights)\n";
 
     manual_seed(seed + 1000);
-    Tensor ood_x = ood == "mnist" ? mnist_images(mnist, ood_count, size) : rand({ood_count, 3, size, size});
+    Tensor ood_x = ood == "mnist" ? mnist_images(mnist, ood_count, flags.size)
+                                  : rand({ood_count, 3, flags.size, flags.size});
     const std::string ood_name = ood == "mnist" ? "mnist" : "noise";
     std::cout << "Out-of-domain: " << ood_x.size(0) << (ood == "mnist" ? " MNIST test digits" : " uniform-noise images")
-              << " at " << size << " px\n";
+              << " at " << flags.size << " px\n";
     auto ood_src = std::make_shared<learner::TensorBatches>(ood_x, zeros({ood_x.size(0)}, DType::i64),
-                                                            learner::TensorBatches::Options{bs, false, false, 0});
+                                                            learner::TensorBatches::Options{flags.bs, false, false, 0});
 
     // --- the two models ------------------------------------------------------------------------
     std::vector<DomainStats> all;
@@ -202,10 +187,10 @@ int main(int argc, char** argv) {
       std::cout << "\n=== " << kind << (kind == "softmax" ? " + cross-entropy" : " + BCE on one-hot targets") << " ===\n";
       manual_seed(seed);
       learner::CnnOptions co;
-      co.weights = weights;
+      co.weights = flags.weights;
       if (kind == "sigmoid") co.loss = std::make_shared<OneHotBCELoss>(n_classes);
-      learner::DataLoaders dls{seeds::pets_source(cache, split.train, true, bs, size, seed),
-                               seeds::pets_source(cache, split.valid, false, bs, size, seed), vocab};
+      learner::DataLoaders dls{pets_source(cache, split.train, true, flags.bs, flags.size, seed),
+                               pets_source(cache, split.valid, false, flags.bs, flags.size, seed), vocab};
       auto learn = learner::cnn_learner(dls, nn::resnet18, n_classes, co);
       if (kind == "sigmoid") learn->activation = [](const Tensor& x) { return x.sigmoid(); };
       else learn->activation = [](const Tensor& x) { return x.softmax(-1); };

@@ -1,6 +1,24 @@
-// examples/sweep_util.h: the pieces shared by the loss-weight sweeps of issue 6
-// (examples/pets_hierarchy.cpp, examples/fashion_hierarchy.cpp).
+// examples/example_util.h: the pieces the training examples share (namespace ember::examples), so
+// that each example's .cpp holds only its own experiment.
 //
+//   all of them:     add_device_flags (--threads, --device), set_threads, ensure_out_dir (--out),
+//                    parse_number, parse_int_list ("1,5,10" on the command line)
+//   Pets examples:   PetsFlags (the flags they share), open_pets (the images, decoded once into a
+//                    cache), pets_source (a Learner source over cached images); used by
+//                    pets_hierarchy, hier_resnet and softmax_vs_sigmoid
+//   sweep::          the loss-weight sweeps of issue 6 (pets_hierarchy, fashion_hierarchy): the
+//                    --w grid, results.csv, resume, summary + plot
+//
+// A Pets example:
+//   PetsFlags flags;                                 // --data --bs --size --weights --no-pretrained
+//   flags.add_to(app);                               // --strict --threads --device
+//   CLI11_PARSE(app, argc, argv);
+//   set_threads(flags.threads);
+//   ensure_out_dir(out);
+//   auto [pets, cache] = open_pets(flags.data, flags.strict);
+//   auto train = pets_source(cache, split.train, /*train=*/true, flags.bs, flags.size, seed);
+//
+// A sweep:
 //   std::vector<double> grid = sweep::parse_grid("0:1:0.25");          // or "0,0.5,1"
 //   sweep::Table t{"epoch,train_loss,valid_loss,accuracy_fine,accuracy_coarse,w,id,severity,hd@5"};
 //   std::vector<sweep::Row> rows = sweep::read_results(path, t);     // resume: what is there
@@ -14,34 +32,140 @@
 // differ (the blog's accuracy_breed / accuracy_species for Pets), so a Table is its header.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "datasets/Augment.h"
 #include "datasets/Files.h"
+#include "datasets/ImageCache.h"
+#include "datasets/Pets.h"
 #include "ember.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace ember {
+namespace examples {
+
+// ---------------------------------------------------------------------------
+// Every example
+
+// --threads and --device.
+inline void add_device_flags(CLI::App& app, int& threads, std::string& device) {
+  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->check(CLI::Range(0, 1024));
+  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+}
+
+// --threads: `threads` OpenMP threads; 0 keeps OpenMP's default.
+inline void set_threads(int threads) {
+#ifdef _OPENMP
+  if (threads > 0) omp_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
+// Creates `dir` when missing; an error naming --out when it is not a folder afterwards.
+inline void ensure_out_dir(const std::string& dir) {
+  ::mkdir(dir.c_str(), 0755);
+  struct stat st {};
+  EMBER_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "--out ", dir, " is not a folder (or cannot be created)");
+}
+
+// Reads all of `s` into `v` (a long: std::stol, a double: std::stod); false when `s` is empty, no
+// number, or has more after the number ("5x").
+template <typename T>
+bool parse_number(const std::string& s, T& v) {
+  size_t used = 0;
+  try {
+    if constexpr (std::is_integral_v<T>) v = std::stol(s, &used);
+    else v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !s.empty() && used == s.size();
+}
+
+// "1,5,10" -> {1, 5, 10}; every value in [lo, hi]. Errors name the flag and the bad item.
+inline std::vector<int> parse_int_list(const std::string& flag, const std::string& text, int lo, int hi) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    long v = 0;
+    EMBER_CHECK(parse_number(item, v), flag, ": '", item, "' in '", text, "' is not an integer");
+    EMBER_CHECK(v >= lo && v <= hi, flag, ": ", v, " is outside [", lo, ", ", hi, "]");
+    out.push_back(static_cast<int>(v));
+  }
+  EMBER_CHECK(!out.empty(), flag, ": no values in '", text, "'");
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The Pets examples
+
+// The flags all three have, with the same defaults.
+struct PetsFlags {
+  std::string data, weights, device = "cpu";
+  int64_t bs = 64, size = 56;
+  int threads = 0;
+  bool no_pretrained = false, strict = false;
+
+  void add_to(CLI::App& app) {
+    app.add_option("--data", data, "Pets images folder (default: $EMBER_DATA_DIR/oxford-iiit-pet, then the subset, else download)");
+    app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
+    app.add_option("--size", size, "image side after augmentation")->check(CLI::Range(int64_t{16}, int64_t{1024}))->capture_default_str();
+    auto* wopt = app.add_option("--weights", weights, "torchvision resnet18 weights (.pth or .safetensors)")->check(CLI::ExistingFile);
+    app.add_flag("--no-pretrained", no_pretrained, "random init (the default when --weights is not given)")->excludes(wopt);
+    app.add_flag("--strict", strict, "an undecodable image is an error (default: skipped with a warning)");
+    add_device_flags(app, threads, device);
+  }
+};
+
+// The Pets images of --data (found as pets_dir() says), decoded once into the image cache that
+// every run shares. With `strict`, an undecodable image is an error instead of a warning.
+inline std::pair<PetsData, std::shared_ptr<const ImageCache>> open_pets(const std::string& data, bool strict) {
+  PetsData pets = load_pets(pets_dir(data));
+  ImageCacheOptions copt;
+  copt.strict = strict;
+  std::shared_ptr<const ImageCache> cache = ImageCache::open(default_cache_path(pets.images_dir), pets.items, copt);
+  return {std::move(pets), cache};
+}
+
+// A Learner source over cached Pets images `items` (training: augmented, shuffled, drop_last).
+inline std::shared_ptr<learner::BatchSource> pets_source(const std::shared_ptr<const ImageCache>& cache,
+                                                         std::vector<int64_t> items, bool train, int64_t bs,
+                                                         int64_t size, uint64_t seed) {
+  ImageLoaderOptions o;
+  o.batch_size = bs, o.train = train, o.seed = seed, o.aug.size = static_cast<int>(size);
+  return std::make_shared<learner::LoaderSource<ImageBatchLoader>>(
+      std::make_shared<ImageBatchLoader>(cache, std::move(items), o));
+}
+
+// ---------------------------------------------------------------------------
+// The loss-weight sweeps
 namespace sweep {
 
 // "0:1:0.05" (start:stop:step, stop included) or "0,0.5,1"; every value in [0, 1].
 inline std::vector<double> parse_grid(const std::string& text) {
   std::vector<double> out;
   auto number = [&](const std::string& s) {
-    size_t used = 0;
     double v = 0;
-    try {
-      v = std::stod(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    EMBER_CHECK(used == s.size() && !s.empty(), "--w: '", s, "' in '", text, "' is not a number");
+    EMBER_CHECK(parse_number(s, v), "--w: '", s, "' in '", text, "' is not a number");
     return v;
   };
   if (text.find(':') != std::string::npos) {
@@ -110,7 +234,6 @@ inline std::string format_rows(const std::vector<Row>& rows, const Table& t) {
   return os.str();
 }
 
-
 // Resume: keeps the rows of the runs that have all `epochs` rows (a run is written whole, so
 // normally every run) and returns the number of rows per kept id.
 inline std::map<int64_t, int> keep_finished(std::vector<Row>& rows, int epochs) {
@@ -175,4 +298,5 @@ inline bool summarize(const std::vector<Row>& rows, const std::string& out, cons
 }
 
 }  // namespace sweep
+}  // namespace examples
 }  // namespace ember
