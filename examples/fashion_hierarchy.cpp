@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
         std::vector<learner::Metric> metrics = {
             learner::level_accuracy_metric(tree, -1, "accuracy_fine"),
             learner::level_accuracy_metric(tree, 1, "accuracy_coarse"),  // the group of the argmax class
-            learner::hier_distance_metric(tree, 1),                      // for the exact severity
+            learner::mistake_severity_metric(tree),                      // over the whole validation set
             learner::hier_distance_metric(tree, 5)};
         learner::Learner learn({train, valid, kClasses}, fashion_cnn(), std::make_shared<hier::BlogHierLoss>(tree, w),
                                learner::fastai_adam(), metrics);
@@ -183,15 +183,13 @@ int main(int argc, char** argv) {
         const std::string ckpt = out + "/run_" + std::to_string(id) + ".ckpt.safetensors";
         if (learn.checkpoint_to(ckpt, !restart)) std::cout << "resuming run " << id << " from " << ckpt << "\n";
         learn.fit_one_cycle(epochs, lr);
-        const auto& values = learn.recorder->values;  // {train_loss, valid_loss, fine, coarse, hd@1, hd@5}
+        const auto& values = learn.recorder->values;  // {train_loss, valid_loss, fine, coarse, severity, hd@5}
         for (size_t e = 0; e < values.size(); ++e) {
           const std::vector<double>& v = values[e];
           sweep::Row r;
           r.epoch = static_cast<int>(e), r.w = w, r.id = id;
           r.train_loss = v.at(0), r.valid_loss = v.at(1), r.acc_fine = v.at(2), r.acc_coarse = v.at(3);
-          const double error_rate = 1.0 - r.acc_fine;
-          r.severity = error_rate > 1e-12 ? v.at(4) / error_rate : 0.0;
-          r.hd5 = v.at(5);
+          r.severity = v.at(4), r.hd5 = v.at(5);
           rows.push_back(r);
         }
         write_text_atomic(results_path, sweep::format_rows(rows, kTable));

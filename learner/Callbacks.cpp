@@ -87,11 +87,7 @@ void Recorder::before_fit() {
 
 void Recorder::before_epoch() { epoch_start_ = std::chrono::steady_clock::now(); }
 
-void Recorder::before_validate() {
-  valid_total_ = 0;
-  valid_count_ = 0;
-  metric_totals_.assign(learn().metrics.size(), 0.0);
-}
+void Recorder::before_validate() { valid_.reset(learn().metrics); }
 
 void Recorder::after_batch() {
   Learner& l = learn();
@@ -106,27 +102,22 @@ void Recorder::after_batch() {
     lrs.push_back(h.lr);
     moms.push_back(h.momentum);
   } else {
-    int64_t bs = l.yb.defined() && l.yb.dim() > 0 ? l.yb.size(0) : 1;
-    valid_total_ += v * static_cast<double>(bs);
-    valid_count_ += bs;
-    for (size_t i = 0; i < l.metrics.size() && i < metric_totals_.size(); ++i)
-      metric_totals_[i] += l.metrics[i].fn(l.pred, l.yb) * static_cast<double>(bs);
+    valid_.add(v, l.pred, l.yb);
   }
 }
 
 void Recorder::after_epoch() {
-  double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> row{smooth.value()};
-  auto c = static_cast<double>(valid_count_);
-  row.push_back(valid_count_ ? valid_total_ / c : nan);
-  size_t n_metrics = learn().metrics.size();
-  for (size_t i = 0; i < n_metrics; ++i)
-    row.push_back(valid_count_ && i < metric_totals_.size() ? metric_totals_[i] / c : nan);
+  if (valid_.count()) {
+    std::vector<double> v = valid_.values();
+    row.insert(row.end(), v.begin(), v.end());
+  } else {  // no validation this epoch: NaN for the loss and every metric
+    row.resize(2 + learn().metrics.size(), std::numeric_limits<double>::quiet_NaN());
+  }
   values.push_back(row);
   times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count());
   epoch_end_iters.push_back(lrs.size());
-  valid_count_ = 0;
-  valid_total_ = 0;
+  valid_.reset({});
   if (logging) (out ? *out : std::cout) << format_row(values.size() - 1) << std::flush;
 }
 

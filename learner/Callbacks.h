@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "learner/Callback.h"
+#include "learner/Metrics.h"
 #include "optim/Optimizer.h"
 
 namespace ember {
@@ -84,9 +85,7 @@ class Recorder : public Callback {
 
  private:
   std::vector<std::string> names_;
-  double valid_total_ = 0;
-  int64_t valid_count_ = 0;
-  std::vector<double> metric_totals_;
+  MetricTotals valid_;  // this epoch's validation loss and metrics
   std::chrono::steady_clock::time_point epoch_start_;
 };
 

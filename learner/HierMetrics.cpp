@@ -124,9 +124,11 @@ Metric level_accuracy_metric(const hier::ClassTree& tree, int level, std::string
 Metric mistake_severity_metric(const hier::ClassTree& tree, bool crm, std::string name) {
   if (name.empty()) name = crm ? "mistake_severity_crm" : "mistake_severity";
   Tensor dist = tree.lca_heights();
-  return {name, [dist, crm](const Tensor& p, const Tensor& y) {
+  return {name,
+          [dist, crm](const Tensor& p, const Tensor& y) {
             return mistake_severity(crm ? crm_scores(probs_of(p), dist) : p, y, dist);
-          }};
+          },
+          /*accumulate=*/true};
 }
 
 Metric hier_distance_metric(const hier::ClassTree& tree, int64_t k, bool crm, std::string name) {

@@ -71,6 +71,8 @@ Metric level_accuracy_metric(const hier::ClassTree& tree, int level, std::string
                              LevelRule rule = LevelRule::ArgmaxLeaf);
 // crm: decide with crm_predict(softmax(pred), lca heights) instead of argmax. Names
 // "mistake_severity" / "hd@<k>", with "_crm" appended when crm (name "" = default).
+// mistake_severity_metric accumulates (Metric::accumulate): a mean over the mistakes only is not
+// a batch-size-weighted mean of per-batch values, so it is computed once on the whole validation set.
 Metric mistake_severity_metric(const hier::ClassTree& tree, bool crm = false, std::string name = "");
 Metric hier_distance_metric(const hier::ClassTree& tree, int64_t k, bool crm = false, std::string name = "");
 

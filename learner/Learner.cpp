@@ -419,24 +419,19 @@ std::vector<double> Learner::validate() {
   EMBER_CHECK(dls.valid != nullptr, "Learner::validate: dls.valid is null");
   // Only the validate phase's events fire (not before_fit/before_epoch), so the
   // Recorder's history is kept; the averages are computed here.
-  struct Avg : Callback {
-    std::vector<Metric>* ms;
-    double loss_total = 0;
-    int64_t count = 0;
-    std::vector<double> totals;
-    explicit Avg(std::vector<Metric>* m) : Callback("ValidateAvg", 55), ms(m), totals(m->size(), 0.0) {}
+  struct Totals : Callback {
+    MetricTotals totals;
+    Totals() : Callback("ValidateTotals", 55) {}
     void after_batch() override {
       Learner& l = learn();
       if (l.training || !l.loss.defined() || !l.yb.defined()) return;
-      auto bs = l.yb.dim() > 0 ? l.yb.size(0) : 1;
-      loss_total += l.loss.item() * static_cast<double>(bs);
-      for (size_t i = 0; i < ms->size(); ++i) totals[i] += (*ms)[i].fn(l.pred, l.yb) * static_cast<double>(bs);
-      count += bs;
+      totals.add(l.loss.item(), l.pred, l.yb);
     }
   };
-  auto avg = std::make_shared<Avg>(&metrics);
+  auto t = std::make_shared<Totals>();
+  t->totals.reset(metrics);
   {
-    TempCallbacks temp(*this, {avg});
+    TempCallbacks temp(*this, {t});
     NoGradGuard ng;
     epoch = 0;
     dl = dls.valid.get();
@@ -445,11 +440,7 @@ std::vector<double> Learner::validate() {
   }
   dl = nullptr;
   xb = yb = pred = loss = Tensor();
-  double nan = std::numeric_limits<double>::quiet_NaN();
-  auto c = static_cast<double>(avg->count);
-  std::vector<double> out{avg->count ? avg->loss_total / c : nan};
-  for (double t : avg->totals) out.push_back(avg->count ? t / c : nan);
-  return out;
+  return t->totals.values();
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// learner/Metrics.cpp: the metrics, computed on the host from one batch.
+// learner/Metrics.cpp: the metrics, computed on the host, and their totals over a validation pass.
 #include "learner/Metrics.h"
 
+#include <limits>
 #include <vector>
 
 namespace ember {
@@ -63,6 +64,51 @@ Metric top_k_accuracy_metric(int64_t k) {
   return {"top_k_accuracy", [k](const Tensor& p, const Tensor& t) { return top_k_accuracy(p, t, k); }};
 }
 Metric batch_accuracy_metric() { return {"accuracy", batch_accuracy}; }
+
+// ---------------------------------------------------------------------------
+// MetricTotals
+void MetricTotals::reset(const std::vector<Metric>& metrics) {
+  metrics_ = metrics;
+  count_ = 0;
+  loss_total_ = 0;
+  totals_.assign(metrics.size(), 0.0);
+  preds_.clear();
+  targets_.clear();
+}
+
+void MetricTotals::add(double loss, const Tensor& pred, const Tensor& target) {
+  const int64_t bs = target.defined() && target.dim() > 0 ? target.size(0) : 1;
+  const auto w = static_cast<double>(bs);
+  loss_total_ += loss * w;
+  count_ += bs;
+  bool keep = false;
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    if (metrics_[i].accumulate) keep = true;
+    else totals_[i] += metrics_[i].fn(pred, target) * w;
+  }
+  if (keep) {
+    preds_.push_back(pred.detach().cpu());
+    targets_.push_back(target.detach().cpu());
+  }
+}
+
+std::vector<double> MetricTotals::values() const {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto c = static_cast<double>(count_);
+  std::vector<double> out{count_ ? loss_total_ / c : nan};
+  Tensor all_pred, all_target;
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    if (!count_) {
+      out.push_back(nan);
+    } else if (metrics_[i].accumulate) {
+      if (!all_pred.defined()) all_pred = cat(preds_), all_target = cat(targets_);
+      out.push_back(metrics_[i].fn(all_pred, all_target));
+    } else {
+      out.push_back(totals_[i] / c);
+    }
+  }
+  return out;
+}
 
 }  // namespace learner
 }  // namespace ember

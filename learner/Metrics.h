@@ -1,10 +1,13 @@
-// learner/Metrics.h: validation metrics. A Metric is a name and a function of one
-// batch's (predictions, targets); the Recorder averages it over the validation set
-// weighted by batch size (fastai's AvgMetric).
+// learner/Metrics.h: validation metrics. A Metric is a name and a function of
+// (predictions, targets). By default the Learner calls it on every validation batch and averages
+// the results weighted by batch size (fastai's AvgMetric); with `accumulate` it gathers the whole
+// validation set's predictions and targets and calls it once (fastai's AccumMetric), for metrics
+// that are not a mean over items (F1, mistake severity: a mean over the mistakes only).
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "tensor/Tensor.h"
 
@@ -14,6 +17,25 @@ namespace learner {
 struct Metric {
   std::string name;
   std::function<double(const Tensor& pred, const Tensor& target)> fn;
+  bool accumulate = false;  // call fn once on the whole validation set (see above)
+};
+
+// The validation loss and metrics of one pass, batch by batch (used by the Recorder and by
+// Learner::validate). Accumulating metrics keep a CPU copy of each batch's pred and target.
+class MetricTotals {
+ public:
+  void reset(const std::vector<Metric>& metrics);
+  void add(double loss, const Tensor& pred, const Tensor& target);  // one batch
+  int64_t count() const { return count_; }                           // items seen
+  // {loss, metric...}: batch-size-weighted means, or fn over everything; NaN before any batch.
+  std::vector<double> values() const;
+
+ private:
+  std::vector<Metric> metrics_;
+  int64_t count_ = 0;
+  double loss_total_ = 0;
+  std::vector<double> totals_;
+  TensorList preds_, targets_;
 };
 
 // pred [N, C] scores; target [N] class indices (any dtype holding integers).

@@ -468,3 +468,39 @@ TEST(Progress, DrawsOnATerminal) {
   EXPECT_NE(std::string(buf, n).find("epoch 1/1 train"), std::string::npos);
   std::fclose(f);
 }
+
+// --- Metric averaging: per batch (fastai's AvgMetric) or over the whole set (AccumMetric) -------
+TEST(Metrics, TotalsWeightBatchesAndAccumulateWholeSet) {
+  // Metric "rows": how many rows fn saw. Averaged, that is the size-weighted mean batch size;
+  // accumulated, fn sees every row at once.
+  auto rows = [](const Tensor& p, const Tensor&) { return static_cast<double>(p.size(0)); };
+  std::vector<Metric> ms{accuracy_metric(), {"rows_avg", rows}, {"rows_all", rows, /*accumulate=*/true}};
+  MetricTotals t;
+  t.reset(ms);
+  EXPECT_TRUE(std::isnan(t.values()[0]));  // nothing seen yet
+  Tensor p1 = from_vector<float>({1, 0, 1, 0, 0, 1}).reshape({3, 2}), y1 = from_vector<int64_t>({0, 0, 1});
+  Tensor p2 = from_vector<float>({1, 0, 0, 1}).reshape({2, 2}), y2 = from_vector<int64_t>({1, 1});
+  t.add(2.0, p1, y1);  // accuracy 3/3
+  t.add(1.0, p2, y2);  // accuracy 1/2
+  std::vector<double> v = t.values();
+  ASSERT_EQ(v.size(), 4u);
+  EXPECT_EQ(t.count(), 5);
+  EXPECT_DOUBLE_EQ(v[0], (2.0 * 3 + 1.0 * 2) / 5);  // loss
+  EXPECT_DOUBLE_EQ(v[1], 4.0 / 5);                   // accuracy: 4 of 5 right
+  EXPECT_DOUBLE_EQ(v[2], (3.0 * 3 + 2.0 * 2) / 5);  // weighted mean of 3 and 2
+  EXPECT_DOUBLE_EQ(v[3], 5.0);                       // one call on all 5 rows
+}
+
+TEST(Metrics, LearnerAccumulatesInFitAndValidate) {
+  auto learn = test::tiny_learner(64, 50, 16, 16);  // validation batches 16, 16, 16, 2
+  auto rows = [](const Tensor& p, const Tensor&) { return static_cast<double>(p.size(0)); };
+  learn->metrics = {{"rows_avg", rows}, {"rows_all", rows, true}};
+  learn->fit(1, 0.1);
+  const std::vector<double>& e = learn->recorder->values.at(0);  // train_loss, valid_loss, metrics
+  EXPECT_DOUBLE_EQ(e.at(2), (16.0 * 16 * 3 + 2.0 * 2) / 50);
+  EXPECT_DOUBLE_EQ(e.at(3), 50.0);
+  std::vector<double> v = learn->validate();
+  EXPECT_DOUBLE_EQ(v.at(1), e.at(2));
+  EXPECT_DOUBLE_EQ(v.at(2), 50.0);
+  EXPECT_DOUBLE_EQ(v.at(0), e.at(1));  // same validation loss both ways
+}
