@@ -56,12 +56,16 @@ const char* stb_reason() {
 // by their declared length; between segments and in entropy-coded data, any FF xx (xx not 00, FF
 // or RSTn) is the next marker.
 void check_jpeg_huffman_tables(const std::string& name, const uint8_t* d, size_t size) {
-  if (size < 4 || d[0] != 0xFF || d[1] != 0xD8) return;  // not a JPEG
+  // SOI: stb takes any number of 0xFF fill bytes before the D8, as before every marker (an
+  // image starting FF FF D8 got past a check that wanted FF D8; found by fuzz/fuzz_image.cpp).
+  size_t p = 0;
+  while (p < size && d[p] == 0xFF) ++p;
+  if (p < 1 || p >= size || d[p] != 0xD8) return;  // not a JPEG
+  p += 1;
   auto at = [&](size_t i) -> uint8_t { return i < size ? d[i] : 0; };  // stb reads 0 past the end
   // stb_image 2.27 also decodes with a Huffman table no DHT defined (uninitialised memory, read out
   // of bounds; found by fuzz/fuzz_image.cpp): each scan's tables must have been defined before it.
   bool defined[2][4] = {}, progressive = false;
-  size_t p = 2;
   while (p + 4 <= size) {
     if (d[p] != 0xFF) {  // entropy-coded data or garbage: skip to the next marker
       ++p;
