@@ -149,12 +149,18 @@ void check_pnm_header(const std::string& name, const uint8_t* d, size_t size) {
 void check_png_chunks(const std::string& name, const uint8_t* d, size_t size) {
   static const uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (size < 8 || std::memcmp(d, kSig, 8) != 0) return;
+  bool seen_idat = false;
   for (size_t p = 8; p + 8 <= size;) {
     uint64_t len = (uint64_t(d[p]) << 24) | (uint64_t(d[p + 1]) << 16) | (uint64_t(d[p + 2]) << 8) | d[p + 3];
     std::string type(reinterpret_cast<const char*>(d + p + 4), 4);
     EMBER_CHECK(len <= size - (p + 8), "image: ", name, ": corrupt PNG: chunk '", type, "' at byte ", p, " claims ",
                 len, " bytes but only ", size - (p + 8), " are left (truncated file?)");
     if (type == "IEND") return;
+    // stb_image 2.27 copies an empty first IDAT into its not yet allocated buffer, memcpy(NULL, .., 0),
+    // which is undefined behaviour (fuzz finding 13). Such a chunk carries nothing: refused.
+    EMBER_CHECK(type != "IDAT" || len > 0 || seen_idat, "image: ", name, ": corrupt PNG: empty IDAT chunk at byte ",
+                p, " before any image data");
+    seen_idat = seen_idat || type == "IDAT";
     p += 12 + size_t(len);
   }
 }
