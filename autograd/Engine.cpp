@@ -175,6 +175,11 @@ std::shared_ptr<Node> edge_for(const Tensor& t) {
 }
 }  // namespace
 
+// Lets Tensor::str() name a result's grad_fn ("grad_fn=<LogBackward>").
+namespace {
+[[maybe_unused]] const bool g_node_name_set = (detail::node_name = [](const Node& n) { return n.name; }, true);
+}  // namespace
+
 void record(const char* name, const TensorList& inputs, Tensor& out, BackwardFn backward) {
   const bool anomaly = anomaly_enabled();
   if (anomaly) check_forward(name, inputs, out);

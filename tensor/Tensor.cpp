@@ -3,6 +3,7 @@
 #include "tensor/Tensor.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -624,6 +625,27 @@ void print_rec(std::ostream& os, const Printer& p, const Shape& shape, size_t d,
 
 }  // namespace
 
+namespace detail {
+std::string (*node_name)(const Node&) = nullptr;
+}  // namespace detail
+
+namespace {
+// "cross_entropy" -> "CrossEntropyBackward", as PyTorch names its grad_fn classes.
+std::string backward_name(const std::string& op) {
+  std::string out;
+  bool up = true;
+  for (char c : op) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    up = false;
+  }
+  return out + "Backward";
+}
+}  // namespace
+
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
   std::ostringstream os;
@@ -652,7 +674,7 @@ std::string Tensor::str() const {
   if (!p.is_float || dtype() != DType::f32) {
     if (dtype() != DType::i64) os << ", dtype=" << dtype_name(dtype());
   }
-  if (grad_fn()) os << ", grad_fn=<" << "Backward>";
+  if (grad_fn()) os << ", grad_fn=<" << backward_name(detail::node_name ? detail::node_name(*grad_fn()) : "") << ">";
   else if (requires_grad()) os << ", requires_grad=True";
   os << ")";
   return os.str();

@@ -31,6 +31,11 @@ using Dims = std::vector<int64_t>;  // a list of dimensions; negative counts fro
 class Tensor;
 using TensorList = std::vector<Tensor>;
 struct Node;  // autograd/Node.h
+namespace detail {
+// The op name of an autograd Node ("log"), for printing grad_fn; set by autograd/Engine.cpp
+// (tensor/ cannot see autograd's Node). Null when autograd is not linked.
+extern std::string (*node_name)(const Node&);
+}  // namespace detail
 
 // ---------------------------------------------------------------------------
 // Storage: bytes on one device, freed through the allocator that made them.

@@ -151,3 +151,14 @@ TEST(Gradcheck, ReportsInputElementAndValues) {
   EXPECT_NE(r.message.find("analytic"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find("numeric"), std::string::npos) << r.message;
 }
+
+// A result of a recorded op prints its grad_fn as PyTorch does, named after the op.
+TEST(Engine, PrintedResultNamesItsGradFn) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  EXPECT_EQ(x.log().str(), "tensor([0.0000, 0.6931], grad_fn=<LogBackward>)");
+  EXPECT_NE(x.sum().str().find("grad_fn=<SumBackward>"), std::string::npos) << x.sum().str();
+  Tensor logits = from_vector<float>({1, 2, 3, 4}).reshape({2, 2}).requires_grad_();
+  std::string s = cross_entropy(logits, from_vector<int64_t>({0, 1})).str();
+  EXPECT_NE(s.find("Backward>)"), std::string::npos) << s;
+  EXPECT_EQ(s.rfind('_'), s.find("grad_fn") + 4) << s;  // no '_' in the CamelCase name
+}
