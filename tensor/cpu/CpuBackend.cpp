@@ -696,8 +696,9 @@ class CpuBackend : public Backend {
       using T = decltype(tag);
       T *P = static_cast<T*>(p), *M = static_cast<T*>(m), *V = static_cast<T*>(v);
       const T* G = static_cast<const T*>(g);
+      const AdamStep s = a;  // by value: loop-invariant for the compiler, so hoisted
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
-      for (int64_t i = 0; i < n; ++i) adam_update<T>(P[i], G[i], M[i], V[i], a);
+      for (int64_t i = 0; i < n; ++i) adam_update<T>(P[i], G[i], M[i], V[i], s);
     });
   }
   void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override {
@@ -706,9 +707,20 @@ class CpuBackend : public Backend {
       T* P = static_cast<T*>(p);
       T* B = static_cast<T*>(buf);
       const T* G = static_cast<const T*>(g);
-      T unused = 0;
+      const SgdStep s = a;  // by value: loop-invariant for the compiler, so hoisted
+      if (B == nullptr || s.momentum == 0) {
+        const T lr = T(s.lr), wd = T(s.weight_decay);
+        if (wd == T(0)) {  // two loops, so that neither has a branch inside
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
-      for (int64_t i = 0; i < n; ++i) sgd_update<T>(P[i], G[i], B ? B + i : &unused, a);
+          for (int64_t i = 0; i < n; ++i) sgd_update_plain<T>(P[i], G[i], lr, T(0));
+        } else {
+#pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
+          for (int64_t i = 0; i < n; ++i) sgd_update_plain<T>(P[i], G[i], lr, wd);
+        }
+      } else {
+#pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
+        for (int64_t i = 0; i < n; ++i) sgd_update<T>(P[i], G[i], B + i, s);
+      }
     });
   }
 
