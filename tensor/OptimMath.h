@@ -53,10 +53,8 @@ EMBER_HD inline void sgd_update(T& p, T g, T* buf, const SgdStep& a) {
   if (a.momentum == 0) return sgd_update_plain(p, g, T(a.lr), T(a.weight_decay));
   T d = g;
   if (a.weight_decay != 0) d = d + p * T(a.weight_decay);
-  if (a.momentum != 0) {
-    *buf = a.first ? d : *buf * T(a.momentum) + T(1.0 - a.dampening) * d;
-    d = a.nesterov ? d + *buf * T(a.momentum) : *buf;
-  }
+  *buf = a.first ? d : *buf * T(a.momentum) + T(1.0 - a.dampening) * d;
+  d = a.nesterov ? d + *buf * T(a.momentum) : *buf;
   p = p + T(-a.lr) * d;
 }
 

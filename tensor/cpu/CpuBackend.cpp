@@ -696,9 +696,8 @@ class CpuBackend : public Backend {
       using T = decltype(tag);
       T *P = static_cast<T*>(p), *M = static_cast<T*>(m), *V = static_cast<T*>(v);
       const T* G = static_cast<const T*>(g);
-      const AdamStep s = a;  // by value: loop-invariant for the compiler, so hoisted
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
-      for (int64_t i = 0; i < n; ++i) adam_update<T>(P[i], G[i], M[i], V[i], s);
+      for (int64_t i = 0; i < n; ++i) adam_update<T>(P[i], G[i], M[i], V[i], a);
     });
   }
   void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override {
@@ -707,9 +706,8 @@ class CpuBackend : public Backend {
       T* P = static_cast<T*>(p);
       T* B = static_cast<T*>(buf);
       const T* G = static_cast<const T*>(g);
-      const SgdStep s = a;  // by value: loop-invariant for the compiler, so hoisted
-      if (B == nullptr || s.momentum == 0) {
-        const T lr = T(s.lr), wd = T(s.weight_decay);
+      if (B == nullptr || a.momentum == 0) {
+        const T lr = T(a.lr), wd = T(a.weight_decay);
         if (wd == T(0)) {  // two loops, so that neither has a branch inside
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
           for (int64_t i = 0; i < n; ++i) sgd_update_plain<T>(P[i], G[i], lr, T(0));
@@ -719,7 +717,7 @@ class CpuBackend : public Backend {
         }
       } else {
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
-        for (int64_t i = 0; i < n; ++i) sgd_update<T>(P[i], G[i], B + i, s);
+        for (int64_t i = 0; i < n; ++i) sgd_update<T>(P[i], G[i], B + i, a);
       }
     });
   }
