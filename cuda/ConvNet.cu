@@ -34,10 +34,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "cuda/Cuda.h"
@@ -82,7 +84,11 @@ const char* const kDirName[3] = {"cudnnConvolutionForward", "cudnnConvolutionBac
 struct Candidate {
   int algo;
   cudnnMathType_t math;
+  bool deterministic;  // as cuDNN reports it: false for the algorithms that add with atomics
 };
+
+// Set once a convolution has run an algorithm that is not deterministic (cuda/Cuda.h).
+std::atomic<bool> g_ran_nondeterministic{false};
 
 // Descriptors of one geometry (with n = the images per call) and the ranked algorithms
 // of each direction. Plans live until the process ends (never destroyed: cuDNN may be
@@ -191,13 +197,14 @@ std::vector<Candidate> rank(Dir d, DType t, const Perf* perf, int count, std::in
       const cudnnMathType_t math = (fast || t != DType::f32) ? p.mathType : CUDNN_FMA_MATH;
       bool seen = false;
       for (const Candidate& c : out) seen = seen || (c.algo == algo && c.math == math);
-      if (!seen) out.push_back({algo, math});
+      if (!seen) out.push_back({algo, math, det});
     }
-  // The plain implicit-GEMM kernels, should the heuristics offer nothing usable.
+  // The plain implicit-GEMM kernels, should the heuristics offer nothing usable. Backward
+  // ALGO_0 (data and filter) adds with atomics.
   for (int algo : fallbacks) {
     bool seen = false;
     for (const Candidate& c : out) seen = seen || c.algo == algo;
-    if (!seen) out.push_back({algo, base_math(t)});
+    if (!seen) out.push_back({algo, base_math(t), d == kForward || algo != 0});
   }
   return out;
 }
@@ -239,23 +246,34 @@ void run_plan(cudnnHandle_t h, DType t, ConvPlan& p, Dir d, WsSize&& ws_size, Ru
   rank_plan(h, t, p, d);
   const std::vector<Candidate>& cands = p.cands[d];
   cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
+  std::string no_memory;  // the allocator's message when a workspace did not fit
   for (size_t k = 0; k < cands.size(); ++k) {
     const size_t i = (p.first[d] + k) % cands.size();
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, cands[i].math));
     size_t bytes = 0;
     cudnnStatus_t s = ws_size(cands[i], &bytes);
     if (s == CUDNN_STATUS_SUCCESS) {
-      Scratch ws(bytes);
-      s = run(cands[i], ws.get(), bytes);
+      std::unique_ptr<Scratch> ws;
+      try {
+        ws = std::make_unique<Scratch>(bytes);
+      } catch (const Error& e) {  // this algorithm's workspace does not fit: try the next one
+        no_memory = e.what();
+        continue;
+      }
+      s = run(cands[i], ws->get(), bytes);
     }
     if (s == CUDNN_STATUS_SUCCESS) {
       p.first[d] = i;
+      if (!cands[i].deterministic) g_ran_nondeterministic = true;
       after_launch("conv2d");
       return;
     }
     if (!not_supported(s)) throw_cudnn_error(s, kDirName[d], __FILE__, __LINE__);
     last = s;
   }
+  if (!no_memory.empty())
+    EMBER_FAIL("conv2d: ", kDirName[d], ": no algorithm's workspace fits in device memory (the last one tried: ",
+               no_memory, ")");
   throw_cudnn_error(last, kDirName[d], __FILE__, __LINE__);  // no algorithm supports this geometry
 }
 
@@ -489,9 +507,9 @@ void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int
     const T* xs = static_cast<const T*>(x);
     T* ys = static_cast<T*>(y);
     if (is_max)
-      pool_forward_kernel<T, true><<<blocks_for(total), kThreads>>>(g, xs, ys, argmax, total);
+      launch(pool_forward_kernel<T, true>, blocks_for(total), kThreads, g, xs, ys, argmax, total);
     else
-      pool_forward_kernel<T, false><<<blocks_for(total), kThreads>>>(g, xs, ys, argmax, total);
+      launch(pool_forward_kernel<T, false>, blocks_for(total), kThreads, g, xs, ys, argmax, total);
     after_launch(op);
   });
 }
@@ -505,9 +523,9 @@ void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, co
     const T* gys = static_cast<const T*>(gy);
     T* gxs = static_cast<T*>(gx);
     if (is_max)
-      pool_backward_kernel<T, true><<<blocks_for(total), kThreads>>>(g, gys, argmax, gxs, total);
+      launch(pool_backward_kernel<T, true>, blocks_for(total), kThreads, g, gys, argmax, gxs, total);
     else
-      pool_backward_kernel<T, false><<<blocks_for(total), kThreads>>>(g, gys, argmax, gxs, total);
+      launch(pool_backward_kernel<T, false>, blocks_for(total), kThreads, g, gys, argmax, gxs, total);
     after_launch(op);
   });
 }
@@ -606,11 +624,11 @@ template <class T, ChannelSum KIND>
 void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, double* dmean,
                   double* partial, int chunks, T* out0, T* out1) {
   EMBER_CHECK(c * chunks <= INT_MAX, "batch_norm: ", c, " channels are too many for one launch");
-  channel_partial_kernel<T, KIND><<<static_cast<unsigned int>(c * chunks), kSumThreads>>>(n, c, s, x, gy, dmean, mean,
+  launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, dmean, mean,
                                                                                           chunks, partial);
   after_launch("batch_norm");
   const double count = static_cast<double>(std::max<int64_t>(1, n * s));
-  channel_finish_kernel<T, KIND><<<blocks_for(c), kThreads>>>(c, chunks, count, partial, dmean, out0, out1);
+  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, chunks, count, partial, dmean, out0, out1);
   after_launch("batch_norm");
 }
 
@@ -671,7 +689,7 @@ void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, con
     using T = decltype(tag);
     const int64_t total = n * c * s;
     if (total == 0) return;
-    channel_affine_kernel<T><<<blocks_for(total), kThreads>>>(total, c, s, static_cast<const T*>(x),
+    launch(channel_affine_kernel<T>, blocks_for(total), kThreads, total, c, s, static_cast<const T*>(x),
                                                               static_cast<const T*>(scale),
                                                               static_cast<const T*>(shift), static_cast<T*>(y));
     after_launch("batch_norm");
@@ -684,7 +702,7 @@ void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const v
     using T = decltype(tag);
     const int64_t total = n * c * s;
     if (total == 0) return;
-    bn_backward_input_kernel<T><<<blocks_for(total), kThreads>>>(
+    launch(bn_backward_input_kernel<T>, blocks_for(total), kThreads,
         total, c, s, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<const T*>(mean),
         static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
     after_launch("batch_norm");
@@ -692,5 +710,8 @@ void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const v
 }
 
 }  // namespace detail
+
+bool conv_ran_nondeterministic() { return detail::g_ran_nondeterministic.load(); }
+
 }  // namespace cuda
 }  // namespace ember

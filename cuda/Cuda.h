@@ -39,6 +39,11 @@ void empty_cache(int device = 0);
 // Waits for all work queued on `device`.
 void synchronize(int device = 0);
 
+// Whether any convolution so far ran a cuDNN algorithm that cuDNN does not promise to be
+// deterministic (one that adds with atomics, so its last bits can change from run to run).
+// Ember tries deterministic algorithms first and uses another only when none of them can run.
+bool conv_ran_nondeterministic();
+
 // ---------------------------------------------------------------------------
 // Error checks: throw ember::Error naming the failing call, file and line, e.g.
 //   "CUDA error: cudaMemcpy(...) failed at cuda/CudaBackend.cu:120:

@@ -108,11 +108,23 @@ const DeviceQuery& query_devices() {
   return q;
 }
 
-void make_current(int device) {
-  int cur = -1;
-  CUDA_CHECK(cudaGetDevice(&cur));
-  if (cur != device) CUDA_CHECK(cudaSetDevice(device));
-}
+// Makes `device` current for a scope and gives the caller back its own current device at
+// the end, as PyTorch's device guard does: an op on cuda:1 leaves a caller on cuda:0 there.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) : want_(device) {
+    CUDA_CHECK(cudaGetDevice(&prev_));
+    if (prev_ != want_) CUDA_CHECK(cudaSetDevice(want_));
+  }
+  ~DeviceGuard() {
+    if (prev_ != want_) cudaSetDevice(prev_);  // never throws (destructor); prev_ was valid
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int prev_ = 0, want_;
+};
 
 std::string human_bytes(size_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -150,7 +162,7 @@ class CachingAllocator : public Allocator {
       ++stats_.num_cache_hits;
       return hand_out(p, block);
     }
-    make_current(device_);
+    const DeviceGuard guard(device_);
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, size);
     if (e != cudaSuccess) {
@@ -194,7 +206,7 @@ class CachingAllocator : public Allocator {
   }
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mu_);
-    make_current(device_);
+    const DeviceGuard guard(device_);
     release_cached();
   }
 
@@ -318,63 +330,63 @@ class CudaBackend : public Backend {
 
   Allocator& allocator() override { return alloc_; }
   CachingAllocator& caching_allocator() { return alloc_; }
-  void activate() { make_current(index_); }
+  int index() const { return index_; }
 
   void copy_to_host(void* host_dst, const void* src, size_t nbytes) override {
     if (nbytes == 0) return;
-    activate();
+    const DeviceGuard guard(index_);
     CUDA_CHECK(cudaMemcpy(host_dst, src, nbytes, cudaMemcpyDeviceToHost));
   }
   void copy_from_host(void* dst, const void* host_src, size_t nbytes) override {
     if (nbytes == 0) return;
-    activate();
+    const DeviceGuard guard(index_);
     CUDA_CHECK(cudaMemcpy(dst, host_src, nbytes, cudaMemcpyHostToDevice));
   }
 
   void copy(const KView& dst, const KView& src) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::copy(dst, src);
   }
   void fill(const KView& dst, double value) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::fill(dst, value);
   }
   void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::unary(op, dst, x, p0, p1);
   }
   void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0,
               double p1) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::binary(op, dst, a, b, p0, p1);
   }
   void where(const KView& dst, const KView& cond, const KView& a, const KView& b) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::where(dst, cond, a, b);
   }
   void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::reduce(op, dst, src, scale);
   }
   void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::arg_reduce(is_max, dst, src, dim);
   }
   void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::adam_step(t, n, p, g, m, v, a);
   }
   void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::sgd_step(t, n, p, g, buf, a);
   }
   void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::softmax(t, log, y, x, rows, cols);
   }
   void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
                         int64_t cols) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::softmax_backward(t, log, gx, gy, y, rows, cols);
   }
 
@@ -390,7 +402,7 @@ class CudaBackend : public Backend {
       EMBER_CHECK(v <= INT_MAX, "matmul: sizes m=", m, " n=", n, " k=", k, " batch=", batch,
                   " are too large for cuBLAS (each must fit in 32 bits)");
     if (m == 0 || n == 0 || batch == 0) return;
-    activate();
+    const DeviceGuard guard(index_);
     cublasHandle_t h = blas();
     const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int M = static_cast<int>(n), N = static_cast<int>(m), K = static_cast<int>(k);
@@ -410,27 +422,33 @@ class CudaBackend : public Backend {
   }
 
   void gather(const KView& dst, const KView& src, const KView& index, int dim) override {
-    activate();
+    const DeviceGuard guard(index_);
     const int64_t n = dst.numel();
     if (n == 0) return;
+    // The flag is one per device: a launch and the check of its flag are one step, or two
+    // host threads could read each other's bad index.
+    std::lock_guard<std::mutex> flag_lock(index_mu_);
     unsigned long long* err = error_buffer();
     switch (dtype_size(src.dtype)) {
-      case 1: gather_kernel<uint8_t><<<detail::blocks_for(n), detail::kThreads>>>(dst, src, index, dim, n, err); break;
-      case 4: gather_kernel<uint32_t><<<detail::blocks_for(n), detail::kThreads>>>(dst, src, index, dim, n, err); break;
-      default: gather_kernel<uint64_t><<<detail::blocks_for(n), detail::kThreads>>>(dst, src, index, dim, n, err); break;
+      case 1: launch(gather_kernel<uint8_t>, detail::blocks_for(n), detail::kThreads, dst, src, index, dim, n, err); break;
+      case 4: launch(gather_kernel<uint32_t>, detail::blocks_for(n), detail::kThreads, dst, src, index, dim, n, err); break;
+      default: launch(gather_kernel<uint64_t>, detail::blocks_for(n), detail::kThreads, dst, src, index, dim, n, err); break;
     }
     detail::after_launch("gather");
     check_index_error("gather", dim, src.shape[dim]);
   }
 
   void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override {
-    activate();
+    const DeviceGuard guard(index_);
     const int64_t n = src.numel();
     if (n == 0) return;
+    // The flag is one per device: a launch and the check of its flag are one step, or two
+    // host threads could read each other's bad index.
+    std::lock_guard<std::mutex> flag_lock(index_mu_);
     unsigned long long* err = error_buffer();
     dispatch_numeric(src.dtype, "scatter_add", [&](auto tag) {
       using T = decltype(tag);
-      scatter_add_kernel<T><<<detail::blocks_for(n), detail::kThreads>>>(dst, src, index, dim, n, err);
+      launch(scatter_add_kernel<T>, detail::blocks_for(n), detail::kThreads, dst, src, index, dim, n, err);
     });
     detail::after_launch("scatter_add");
     check_index_error("scatter_add", dim, dst.shape[dim]);
@@ -438,18 +456,18 @@ class CudaBackend : public Backend {
 
   void random(const KView& dst, RandomDist dist, uint64_t seed, uint64_t offset, double a,
               double b) override {
-    activate();
+    const DeviceGuard guard(index_);
     const int64_t n = dst.numel();
     if (n == 0) return;
     if (dist == RandomDist::Bits64) {
       EMBER_CHECK(dst.dtype == DType::i64, "random: 64-bit draws need an i64 tensor, got ",
                   dtype_name(dst.dtype));
-      random_bits_kernel<<<detail::blocks_for(n), detail::kThreads>>>(reinterpret_cast<int64_t*>(dst.data), n,
+      launch(random_bits_kernel, detail::blocks_for(n), detail::kThreads, reinterpret_cast<int64_t*>(dst.data), n,
                                                                       seed, offset);
     } else {
       dispatch_float(dst.dtype, "random", [&](auto tag) {
         using T = decltype(tag);
-        random_kernel<T><<<detail::blocks_for(n), detail::kThreads>>>(reinterpret_cast<T*>(dst.data), n, dist,
+        launch(random_kernel<T>, detail::blocks_for(n), detail::kThreads, reinterpret_cast<T*>(dst.data), n, dist,
                                                                       seed, offset, a, b);
       });
     }
@@ -458,43 +476,43 @@ class CudaBackend : public Backend {
 
   // Conv nets: convolutions through cuDNN, pooling and batch norm by cuda/ConvNet.cu's kernels.
   void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::conv2d(dnn(), t, g, x, w, y);
   }
   void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::conv2d_backward_input(dnn(), t, g, gy, w, gx);
   }
   void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::conv2d_backward_weight(dnn(), t, g, gy, x, gw);
   }
   void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::pool2d(t, is_max, g, x, y, argmax);
   }
   void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
                        void* gx) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::pool2d_backward(t, is_max, g, gy, argmax, gx);
   }
   void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::channel_stats(t, n, c, s, x, mean, var);
   }
   void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
                       void* y) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::channel_affine(t, n, c, s, x, scale, shift, y);
   }
   void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
                          void* sum_gy, void* sum_gy_xmu) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::channel_grad_sums(t, n, c, s, gy, x, mean, sum_gy, sum_gy_xmu);
   }
   void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
                                  const void* mean, const void* a, const void* b, const void* k, void* gx) override {
-    activate();
+    const DeviceGuard guard(index_);
     detail::batch_norm_backward_input(t, n, c, s, gy, x, mean, a, b, k, gx);
   }
 
@@ -545,6 +563,7 @@ class CudaBackend : public Backend {
   int index_;
   CachingAllocator alloc_;
   std::mutex mu_;
+  std::mutex index_mu_;  // held from a gather/scatter_add launch to the check of its error flag
   cublasHandle_t blas_ = nullptr;
   cudnnHandle_t dnn_ = nullptr;
   unsigned long long* err_ = nullptr;
@@ -580,7 +599,7 @@ CudaMemoryStats memory_stats(int device) { return backend_impl(device).caching_a
 void reset_peak_memory_stats(int device) { backend_impl(device).caching_allocator().reset_peak(); }
 void empty_cache(int device) { backend_impl(device).caching_allocator().empty_cache(); }
 void synchronize(int device) {
-  backend_impl(device).activate();
+  const DeviceGuard guard(backend_impl(device).index());
   CUDA_CHECK(cudaDeviceSynchronize());
 }
 

@@ -115,9 +115,9 @@ void run_loop(const char* op, const KView* const (&views)[N], const Body& body) 
       lp.base[k] = p.base[k];
       lp.stride[k] = p.ndim == 1 ? p.stride[k][0] : 0;
     }
-    loop_1d_kernel<N, Body><<<blocks_for(n), kThreads>>>(lp, n, body);
+    launch(loop_1d_kernel<N, Body>, blocks_for(n), kThreads, lp, n, body);
   } else {
-    loop_nd_kernel<N, Body><<<blocks_for(n), kThreads>>>(p, n, body);
+    launch(loop_nd_kernel<N, Body>, blocks_for(n), kThreads, p, n, body);
   }
   after_launch(op);
 }
@@ -144,7 +144,7 @@ struct BinaryBody {
 template <class D, class S>
 struct CastBody {
   __device__ void operator()(char* const* ptr) const {
-    *reinterpret_cast<D*>(ptr[0]) = static_cast<D>(*reinterpret_cast<const S*>(ptr[1]));
+    *reinterpret_cast<D*>(ptr[0]) = math::convert<D>(*reinterpret_cast<const S*>(ptr[1]));
   }
 };
 
@@ -208,7 +208,7 @@ void copy(const KView& dst, const KView& src) {
 void fill(const KView& dst, double value) {
   dispatch_all(dst.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T typed = static_cast<T>(value);
+    const T typed = math::convert<T>(value);
     FillBody<BitsOf<T>> body{};
     std::memcpy(&body.bits, &typed, sizeof(T));
     const KView* v[1] = {&dst};

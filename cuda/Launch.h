@@ -11,9 +11,16 @@
 //
 // Launchers run on the current device and the legacy default stream; the caller
 // has made the backend's device current. Views follow tensor/Backend.h.
+//
+// Every kernel starts through launch() below, never through <<<>>> directly: the
+// simulation build (-DEMBER_CUDA_SIM=ON, tests/cudasim) compiles these files with the
+// host compiler, and there launch() hands the kernel to the CPU simulator.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <cstdint>
+#include <utility>
 
 #include "tensor/Backend.h"
 
@@ -23,6 +30,17 @@ typedef struct cudnnContext* cudnnHandle_t;
 
 namespace ember {
 namespace cuda {
+
+// kernel<<<grid, block>>>(args...) on the legacy default stream of the current device.
+template <class... P, class... A>
+void launch(void (*kernel)(P...), dim3 grid, dim3 block, A&&... args) {
+#ifdef EMBER_CUDA_SIM
+  cudasim::launch(grid, block, kernel, std::forward<A>(args)...);
+#else
+  kernel<<<grid, block>>>(std::forward<A>(args)...);
+#endif
+}
+
 namespace detail {
 
 constexpr int kThreads = 256;  // threads per block of the grid-stride loops

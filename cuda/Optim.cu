@@ -33,7 +33,7 @@ void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, con
   if (n == 0) return;
   dispatch_float(t, "adam_step", [&](auto tag) {
     using T = decltype(tag);
-    adam_kernel<T><<<blocks_for(n), kThreads>>>(n, static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(m),
+    launch(adam_kernel<T>, blocks_for(n), kThreads, n, static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(m),
                                                 static_cast<T*>(v), a);
   });
   after_launch("adam_step");
@@ -43,7 +43,7 @@ void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdSt
   if (n == 0) return;
   dispatch_float(t, "sgd_step", [&](auto tag) {
     using T = decltype(tag);
-    sgd_kernel<T><<<blocks_for(n), kThreads>>>(n, static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(buf), a);
+    launch(sgd_kernel<T>, blocks_for(n), kThreads, n, static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(buf), a);
   });
   after_launch("sgd_step");
 }

@@ -179,7 +179,7 @@ void reduce_t(const KView& dst, const KView& src, double scale_d) {
   const bool reduced_contiguous = p.nr > 0 && p.rstride[p.nr - 1] == 1;
 
   if (p.R <= 32 || (!reduced_contiguous && p.K >= 512)) {
-    reduce_thread_kernel<T, OP><<<blocks_for(p.K), kThreads>>>(in, out, p, scale, scaled);
+    launch(reduce_thread_kernel<T, OP>, blocks_for(p.K), kThreads, in, out, p, scale, scaled);
     after_launch("reduce");
     return;
   }
@@ -187,14 +187,14 @@ void reduce_t(const KView& dst, const KView& src, double scale_d) {
   if (p.K < 256 && p.R >= 32768) chunks = std::max<int64_t>(1, std::min<int64_t>(p.R / 8192, (1024 + p.K - 1) / p.K));
   const auto grid = static_cast<unsigned int>(std::min<int64_t>(p.K * chunks, 1 << 20));
   if (chunks == 1) {
-    reduce_block_kernel<T, OP><<<grid, kThreads>>>(in, out, p, 1, scale, scaled);
+    launch(reduce_block_kernel<T, OP>, grid, kThreads, in, out, p, 1, scale, scaled);
     after_launch("reduce");
     return;
   }
   // Two passes: [K, chunks] partial results in scratch, then reduce each row of them.
   const size_t nbytes = static_cast<size_t>(p.K * chunks) * sizeof(T);
   T* partial = static_cast<T*>(scratch_allocate(nbytes));
-  reduce_block_kernel<T, OP><<<grid, kThreads>>>(in, partial, p, chunks, scale, scaled);
+  launch(reduce_block_kernel<T, OP>, grid, kThreads, in, partial, p, chunks, scale, scaled);
   after_launch("reduce");
   ReducePlan q = p;  // same kept dims and dst strides; src is the [K, chunks] scratch
   int64_t acc = chunks;
@@ -206,7 +206,7 @@ void reduce_t(const KView& dst, const KView& src, double scale_d) {
   q.rshape[0] = chunks;
   q.rstride[0] = 1;
   q.R = chunks;
-  reduce_block_kernel<T, OP><<<static_cast<unsigned int>(std::min<int64_t>(p.K, 1 << 20)), kThreads>>>(
+  launch(reduce_block_kernel<T, OP>, static_cast<unsigned int>(std::min<int64_t>(p.K, 1 << 20)), kThreads,
       partial, out, q, 1, scale, scaled);
   after_launch("reduce");
   scratch_free(partial, nbytes);  // stream order keeps the reuse safe
@@ -326,7 +326,7 @@ void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) {
     using T = decltype(tag);
     const int64_t outputs = src.shape[dim] == 0 ? 0 : src.numel() / src.shape[dim];
     if (outputs == 0) return;
-    arg_reduce_kernel<T><<<blocks_for(outputs), kThreads>>>(dst, src, dim, is_max, outputs);
+    launch(arg_reduce_kernel<T>, blocks_for(outputs), kThreads, dst, src, dim, is_max, outputs);
     after_launch(is_max ? "argmax" : "argmin");
   });
 }
@@ -337,9 +337,9 @@ void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t co
     using T = decltype(tag);
     if (rows * cols == 0) return;
     if (log)
-      softmax_kernel<T, true><<<row_blocks(rows), kThreads>>>(static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
+      launch(softmax_kernel<T, true>, row_blocks(rows), kThreads, static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
     else
-      softmax_kernel<T, false><<<row_blocks(rows), kThreads>>>(static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
+      launch(softmax_kernel<T, false>, row_blocks(rows), kThreads, static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
     after_launch(name);
   });
 }
@@ -353,8 +353,8 @@ void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y
     T* o = static_cast<T*>(gx);
     const T* g = static_cast<const T*>(gy);
     const T* yy = static_cast<const T*>(y);
-    if (log) softmax_backward_kernel<T, true><<<row_blocks(rows), kThreads>>>(o, g, yy, rows, cols);
-    else softmax_backward_kernel<T, false><<<row_blocks(rows), kThreads>>>(o, g, yy, rows, cols);
+    if (log) launch(softmax_backward_kernel<T, true>, row_blocks(rows), kThreads, o, g, yy, rows, cols);
+    else launch(softmax_backward_kernel<T, false>, row_blocks(rows), kThreads, o, g, yy, rows, cols);
     after_launch(name);
   });
 }

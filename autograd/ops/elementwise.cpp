@@ -139,7 +139,13 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 // y = a / b;  dy/da = 1/b, dy/db = -a/b^2 = -y/b
+// Integer division by zero is an error on every device, as in PyTorch.
 Tensor div(const Tensor& a, const Tensor& b) {
+  if (!is_floating(a.dtype()) && !is_floating(b.dtype())) {
+    const double zeros = eq(b, scalar_like(b, 0)).sum().item();
+    EMBER_CHECK(zeros == 0, "div: integer division by zero (the divisor, shape ", fmt(b.shape()), " ", dtype_name(b.dtype()),
+                ", holds ", static_cast<int64_t>(zeros), " zero", zeros == 1 ? "" : "s", ")");
+  }
   Tensor y = raw::binary(BinaryOp::Div, a, b);
   if (needs_grad({a, b}))
     record("div", {a, b}, y, [sb = save("div", b), sy = save("div", y), shape_a = a.shape(),

@@ -485,11 +485,11 @@ class CpuBackend : public Backend {
             if constexpr (std::is_same_v<D, S>) std::memcpy(o, a, static_cast<size_t>(n) * sizeof(D));
             else
 #pragma omp simd
-              for (int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(a[i]);
+              for (int64_t i = 0; i < n; ++i) o[i] = math::convert<D>(a[i]);
           } else {
             for (int64_t i = 0; i < n; ++i)
               *reinterpret_cast<D*>(ptr[0] + i * st[0]) =
-                  static_cast<D>(*reinterpret_cast<const S*>(ptr[1] + i * st[1]));
+                  math::convert<D>(*reinterpret_cast<const S*>(ptr[1] + i * st[1]));
           }
         });
       });
@@ -499,7 +499,7 @@ class CpuBackend : public Backend {
   void fill(const KView& dst, double value) override {
     dispatch_all(dst.dtype, [&](auto tag) {
       using T = decltype(tag);
-      const T v = static_cast<T>(value);
+      const T v = math::convert<T>(value);
       const KView* views[1] = {&dst};
       cpu_loop(views, [&](char* const* ptr, const int64_t* st, int64_t n) {
         if (st[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(ptr[0]), n, v);

@@ -17,6 +17,7 @@
 //   randn, uniform(lo, hi)                         2 f32 ulps (GPU and CPU libm differ
 //     in the last bits of log/cos; FMA contraction may differ)
 //   training loop losses (20 SGD steps)            rtol 1e-4
+#include <cuda_runtime.h>  // cudaGetDevice/cudaSetDevice: the caller's current device
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -26,6 +27,7 @@
 #include <iostream>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cuda/Cuda.h"
@@ -724,6 +726,161 @@ TEST(CudaTraining, TwoLayerNetMatchesCpu) {
     EXPECT_NEAR(gpu[i], cpu[i], rtol * std::fabs(cpu[i]) + 1e-6) << "step " << i;
   EXPECT_LT(gpu.back(), 0.9 * gpu.front()) << "the loss should go down";
   EXPECT_EQ(after.num_device_mallocs, before.num_device_mallocs) << "steps 3..19 should reuse cached blocks";
+}
+
+// ---------------------------------------------------------------------------
+// Fused optimizer steps: cuda/Optim.cu against the CPU loop (both run tensor/OptimMath.h),
+// every option, three steps from the same state.
+struct OptimState {
+  Tensor p, g, m, v;
+};
+OptimState optim_state(DType t, Device d) {
+  manual_seed(99);
+  const int64_t n = 1537;  // not a multiple of the block size
+  OptimState s{uniform({n}, -1, 1, t), uniform({n}, -1, 1, t), uniform({n}, -0.1, 0.1, t), uniform({n}, 0, 0.01, t)};
+  return {s.p.to(d), s.g.to(d), s.m.to(d), s.v.to(d)};
+}
+
+TEST(CudaOptim, FusedSgdMatchesCpuForEveryOption) {
+  REQUIRE_CUDA();
+  for (DType t : {DType::f32, DType::f64})
+    for (double momentum : {0.0, 0.9})
+      for (double dampening : {0.0, 0.1})
+        for (bool nesterov : {false, true})
+          for (double wd : {0.0, 1e-2}) {
+            if (momentum == 0 && (dampening != 0 || nesterov)) continue;  // no momentum buffer: same as plain
+            const std::string what = std::string("sgd ") + dtype_name(t) + " momentum " + std::to_string(momentum) +
+                                     " dampening " + std::to_string(dampening) + (nesterov ? " nesterov" : "") +
+                                     " wd " + std::to_string(wd);
+            OptimState c = optim_state(t, kCpu), g = optim_state(t, kGpu);
+            for (int step = 0; step < 3; ++step) {
+              SgdStep a;
+              a.lr = 0.1;
+              a.momentum = momentum;
+              a.dampening = dampening;
+              a.nesterov = nesterov;
+              a.weight_decay = wd;
+              a.first = step == 0;
+              const int64_t n = c.p.numel();
+              backend_for(kCpu).sgd_step(t, n, c.p.raw_data(), c.g.raw_data(), momentum ? c.m.raw_data() : nullptr, a);
+              backend_for(kGpu).sgd_step(t, n, g.p.raw_data(), g.g.raw_data(), momentum ? g.m.raw_data() : nullptr, a);
+            }
+            expect_close(g.p, c.p, tol_for(t), what + ": parameters");
+            expect_close(g.m, c.m, tol_for(t), what + ": momentum buffer");
+          }
+}
+
+TEST(CudaOptim, FusedAdamMatchesCpuForEveryOption) {
+  REQUIRE_CUDA();
+  for (DType t : {DType::f32, DType::f64})
+    for (double wd : {0.0, 1e-2})
+      for (bool decoupled : {false, true}) {
+        if (wd == 0 && decoupled) continue;
+        const std::string what = std::string(decoupled ? "adamw " : "adam ") + dtype_name(t) + " wd " + std::to_string(wd);
+        OptimState c = optim_state(t, kCpu), g = optim_state(t, kGpu);
+        for (int step = 1; step <= 3; ++step) {
+          AdamStep a;
+          a.lr = 1e-2;
+          a.beta1 = 0.9;
+          a.beta2 = 0.99;
+          a.eps = 1e-5;
+          a.weight_decay = wd;
+          a.decoupled_wd = decoupled;
+          a.bias1 = 1 - std::pow(a.beta1, step);
+          a.bias2 = 1 - std::pow(a.beta2, step);
+          const int64_t n = c.p.numel();
+          backend_for(kCpu).adam_step(t, n, c.p.raw_data(), c.g.raw_data(), c.m.raw_data(), c.v.raw_data(), a);
+          backend_for(kGpu).adam_step(t, n, g.p.raw_data(), g.g.raw_data(), g.m.raw_data(), g.v.raw_data(), a);
+        }
+        expect_close(g.p, c.p, tol_for(t), what + ": parameters");
+        expect_close(g.m, c.m, tol_for(t), what + ": first moment");
+        expect_close(g.v, c.v, tol_for(t), what + ": second moment");
+      }
+}
+
+// ---------------------------------------------------------------------------
+// Conversions and integer division: one defined behaviour on both devices.
+TEST(CudaElementwise, FloatToIntegerCastsSaturateOnBothDevices) {
+  REQUIRE_CUDA();
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  const std::vector<double> vals = {nan, inf, -inf, 1e30, -1e30, 300.7, -3.7, 255.9, 256, -0.5, 2.5, 9.3e18, -9.3e18};
+  const std::vector<int64_t> want_i64 = {0, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN, 300, -3,
+                                         255, 256, 0, 2, INT64_MAX, INT64_MIN};
+  const std::vector<uint8_t> want_u8 = {0, 255, 0, 255, 0, 255, 0, 255, 255, 0, 2, 255, 0};
+  for (DType from : {DType::f32, DType::f64}) {
+    const Tensor x = from_vector<double>(vals).to(from);
+    const std::string what = std::string("from ") + dtype_name(from);
+    EXPECT_EQ(x.to(DType::i64).to_vector<int64_t>(), want_i64) << what << " to i64 on the cpu";
+    EXPECT_EQ(x.to(kGpu).to(DType::i64).to_vector<int64_t>(), want_i64) << what << " to i64 on cuda";
+    EXPECT_EQ(x.to(DType::u8).to_vector<uint8_t>(), want_u8) << what << " to u8 on the cpu";
+    EXPECT_EQ(x.to(kGpu).to(DType::u8).to_vector<uint8_t>(), want_u8) << what << " to u8 on cuda";
+  }
+}
+
+TEST(CudaElementwise, IntegerDivisionByZeroIsAnErrorOnBothDevices) {
+  REQUIRE_CUDA();
+  for (Device d : {kCpu, kGpu}) {
+    const Tensor a = from_vector<int64_t>({7, -7, INT64_MIN}).to(d);
+    try {
+      Tensor q = a / from_vector<int64_t>({2, 0, -1}).to(d);
+      FAIL() << d.str() << ": 7 / 0 did not throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("div: integer division by zero"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ((a / from_vector<int64_t>({2, 2, -1}).to(d)).to_vector<int64_t>(),
+              (std::vector<int64_t>{3, -3, INT64_MIN}))
+        << d.str() << ": truncating division; INT64_MIN / -1 wraps";
+    // The kernels themselves, reached without the check: x / 0 = 0 on both.
+    Tensor raw_q = raw::binary(BinaryOp::Div, a, from_vector<int64_t>({0, 0, 0}).to(d));
+    EXPECT_EQ(raw_q.to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 0})) << d.str();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Host-thread safety and the caller's current device.
+TEST(CudaIndex, ConcurrentBadIndexBlamesOnlyItsOwnCall) {
+  REQUIRE_CUDA();
+  Tensor x = zeros({4, 5}, kGpu);
+  Tensor good = from_vector<int64_t>({0, 1, 2, 3}, {4, 1}).to(kGpu);
+  Tensor bad = from_vector<int64_t>({0, 9, 2, 3}, {4, 1}).to(kGpu);
+  int good_failures = 0, bad_failures = 0;
+  std::thread other([&] {
+    for (int i = 0; i < 100; ++i) {
+      try {
+        gather(x, 1, bad);
+      } catch (const Error&) {
+        ++bad_failures;
+      }
+    }
+  });
+  for (int i = 0; i < 100; ++i) {
+    try {
+      gather(x, 1, good);
+    } catch (const Error& e) {
+      ++good_failures;
+      ADD_FAILURE() << "a good gather was blamed for another thread's index: " << e.what();
+      break;
+    }
+  }
+  other.join();
+  EXPECT_EQ(good_failures, 0);
+  EXPECT_EQ(bad_failures, 100) << "every bad gather must throw";
+}
+
+TEST(CudaDevices, OpsOnAnotherDeviceKeepTheCallersDevice) {
+  REQUIRE_CUDA();
+  if (cuda::device_count() < 2) GTEST_SKIP() << "needs two CUDA devices (the simulator has two)";
+  CUDA_CHECK(cudaSetDevice(0));
+  Tensor t = ones({1000}, Device::cuda(1));  // allocate on cuda:1
+  EXPECT_EQ((t * 2.0).sum().item(), 2000.0);
+  int cur = -1;
+  CUDA_CHECK(cudaGetDevice(&cur));
+  EXPECT_EQ(cur, 0) << "an op on cuda:1 left cuda:" << cur << " current";
+  t = Tensor();
+  cuda::empty_cache(1);
+  cuda::synchronize(1);
+  CUDA_CHECK(cudaGetDevice(&cur));
+  EXPECT_EQ(cur, 0) << "empty_cache(1) / synchronize(1) left cuda:" << cur << " current";
 }
 
 }  // namespace

@@ -135,15 +135,23 @@ void check_conv(const ConvGeom& g, DType t) {
   gpu.conv2d_backward_weight(t, g, gy.gpu.raw_data(), x.gpu.raw_data(), gw.gpu.raw_data());
   expect_close(gw.gpu, gw.cpu, conv_tol(t), "conv2d backward weight " + what);
 
-  // Again, through the cached plan: deterministic algorithms give the same bits.
+  // Again, through the cached plan. Same bits only where cuDNN promises them: when every
+  // algorithm that ran is deterministic (Ember tries those first; cuDNN may still offer only
+  // ones that add with atomics, whose last bits vary). Otherwise the values stay close.
   Tensor y2 = full(ys, 7.0, TensorOptions(t, kGpu)), gx2 = full(xs, 7.0, TensorOptions(t, kGpu)),
          gw2 = full(ws, 7.0, TensorOptions(t, kGpu));
   gpu.conv2d(t, g, x.gpu.raw_data(), w.gpu.raw_data(), y2.raw_data());
   gpu.conv2d_backward_input(t, g, gy.gpu.raw_data(), w.gpu.raw_data(), gx2.raw_data());
   gpu.conv2d_backward_weight(t, g, gy.gpu.raw_data(), x.gpu.raw_data(), gw2.raw_data());
-  expect_bits_equal(y2, y.gpu, "conv2d forward, second run " + what);
-  expect_bits_equal(gx2, gx.gpu, "conv2d backward input, second run " + what);
-  expect_bits_equal(gw2, gw.gpu, "conv2d backward weight, second run " + what);
+  if (!cuda::conv_ran_nondeterministic()) {
+    expect_bits_equal(y2, y.gpu, "conv2d forward, second run " + what);
+    expect_bits_equal(gx2, gx.gpu, "conv2d backward input, second run " + what);
+    expect_bits_equal(gw2, gw.gpu, "conv2d backward weight, second run " + what);
+  } else {
+    expect_close(y2, y.gpu, conv_tol(t), "conv2d forward, second run (a nondeterministic algorithm ran) " + what);
+    expect_close(gx2, gx.gpu, conv_tol(t), "conv2d backward input, second run " + what);
+    expect_close(gw2, gw.gpu, conv_tol(t), "conv2d backward weight, second run " + what);
+  }
 }
 
 std::string name_of(const PoolGeom& g, bool is_max, DType t) {
