@@ -24,6 +24,15 @@
 #include <unordered_map>
 #include <vector>
 
+#if defined(EMBER_CUDA_SIM) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMBER_SIM_ASAN 1
+#endif
+#endif
+#if defined(EMBER_CUDA_SIM) && (defined(__SANITIZE_ADDRESS__) || defined(EMBER_SIM_ASAN))
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "cuda/Cuda.h"
 #include "cuda/Launch.h"
 #include "tensor/Dispatch.h"
@@ -139,6 +148,20 @@ std::string human_bytes(size_t n) {
   return buf;
 }
 
+// In the simulation build (tests/cudasim) device memory is host memory, and under
+// AddressSanitizer the bytes of a block past the `used` ones are marked unaddressable: the
+// rounding slack of a live block and the whole of a cached free one. A kernel that runs past
+// its tensor, or writes a tensor that was freed, then stops at once instead of corrupting a
+// neighbour silently, as it would on a GPU. Elsewhere this does nothing.
+#if defined(EMBER_CUDA_SIM) && (defined(__SANITIZE_ADDRESS__) || defined(EMBER_SIM_ASAN))
+void sim_mark(void* p, size_t used, size_t block) {
+  ASAN_UNPOISON_MEMORY_REGION(p, block);
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + used, block - used);
+}
+#else
+void sim_mark(void*, size_t, size_t) {}
+#endif
+
 // ---------------------------------------------------------------------------
 // Caching allocator. Blocks are rounded (512 B steps below 1 MiB, 128 KiB steps
 // above) and kept, when freed, in free lists keyed by size. An allocation takes the
@@ -160,7 +183,7 @@ class CachingAllocator : public Allocator {
       it->second.pop_back();
       if (it->second.empty()) free_.erase(it);
       ++stats_.num_cache_hits;
-      return hand_out(p, block);
+      return hand_out(p, block, nbytes);
     }
     const DeviceGuard guard(device_);
     void* p = nullptr;
@@ -181,7 +204,7 @@ class CachingAllocator : public Allocator {
     }
     ++stats_.num_device_mallocs;
     stats_.reserved += size;
-    return hand_out(p, size);
+    return hand_out(p, size, nbytes);
   }
 
   // Never throws (it runs in Storage's destructor); the block goes back to the cache.
@@ -193,6 +216,7 @@ class CachingAllocator : public Allocator {
     const size_t block = it->second;
     live_.erase(it);
     stats_.allocated -= block;
+    sim_mark(p, 0, block);
     free_[block].push_back(p);
   }
 
@@ -217,7 +241,8 @@ class CachingAllocator : public Allocator {
     return (n + large_step - 1) / large_step * large_step;
   }
 
-  void* hand_out(void* p, size_t block) {
+  void* hand_out(void* p, size_t block, size_t nbytes) {
+    sim_mark(p, nbytes, block);
     live_[p] = block;
     stats_.allocated += block;
     stats_.peak_allocated = std::max(stats_.peak_allocated, stats_.allocated);
@@ -228,6 +253,7 @@ class CachingAllocator : public Allocator {
   void release_cached() {
     for (auto& [size, blocks] : free_) {
       for (void* p : blocks) {
+        sim_mark(p, size, size);
         CUDA_CHECK(cudaFree(p));
         ++stats_.num_device_frees;
         stats_.reserved -= size;
@@ -579,12 +605,12 @@ CudaBackend& backend_impl(int index) {
   if (q.count == 0) EMBER_FAIL("cuda:", index, ": no CUDA device available (cudaGetDeviceCount: 0 devices)");
   EMBER_CHECK(index >= 0 && index < q.count, "cuda:", index, ": no such device (", q.count,
               " CUDA device", q.count == 1 ? "" : "s", " available)");
-  static std::vector<CudaBackend*> backends = [&] {
-    std::vector<CudaBackend*> v;
-    for (int i = 0; i < q.count; ++i) v.push_back(new CudaBackend(i));
+  static std::vector<CudaBackend*>* backends = [&] {
+    auto* v = new std::vector<CudaBackend*>;
+    for (int i = 0; i < q.count; ++i) v->push_back(new CudaBackend(i));
     return v;
   }();
-  return *backends[static_cast<size_t>(index)];
+  return *(*backends)[static_cast<size_t>(index)];
 }
 
 }  // namespace

@@ -236,7 +236,8 @@ cudaError_t cudaMalloc(void** p, size_t size) {
     if (size > d.memory - d.used[dev]) return fail(cudaErrorMemoryAllocation);
     d.used[dev] += size;
   }
-  void* mem = std::aligned_alloc(256, (size + 255) / 256 * 256);
+  void* mem = nullptr;  // exactly `size` bytes: AddressSanitizer stops at the first byte past them
+  if (posix_memalign(&mem, 256, size) != 0) mem = nullptr;
   if (!mem) {
     std::lock_guard<std::mutex> lock(d.mu);
     d.used[dev] -= size;

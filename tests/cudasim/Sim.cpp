@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -182,7 +183,7 @@ struct Thread {
 
 // One scheduler per host thread that launches (launches are serialised, but any thread may).
 struct Scheduler {
-  std::vector<Fiber> fibers;
+  std::vector<std::unique_ptr<Fiber>> fibers;  // stable addresses: a suspended fiber refers to its own
   std::vector<Thread> threads;
   std::vector<uint32_t> order;
   void* sp = nullptr;  // the scheduler's own stack while a fiber runs
@@ -195,9 +196,18 @@ struct Scheduler {
 };
 thread_local Scheduler* g_sched = nullptr;
 
+// The scheduler of this host thread; its fiber stacks go when the thread ends.
 Scheduler& scheduler() {
-  if (!g_sched) g_sched = new Scheduler;  // kept for the life of the thread's launches
-  return *g_sched;
+  thread_local struct Owner {
+    Scheduler s;
+    ~Owner() {
+      for (auto& f : s.fibers)
+        if (f->base) munmap(f->base, kGuardBytes + kStackBytes);
+      g_sched = nullptr;
+    }
+  } owner;
+  g_sched = &owner.s;
+  return owner.s;
 }
 
 [[noreturn]] void fiber_main();
@@ -421,7 +431,7 @@ int release_warps(Scheduler& s, std::string& fault) {
 // Runs one block to completion; returns "" or the fault.
 std::string run_block(Scheduler& s, const dim3& grid, const dim3& block, const uint3& bidx, uint64_t salt) {
   const uint32_t n = block.x * block.y * block.z;
-  if (s.fibers.size() < n) s.fibers.resize(n);
+  while (s.fibers.size() < n) s.fibers.push_back(std::make_unique<Fiber>());
   s.threads.assign(n, Thread{});
   for (uint32_t i = 0; i < n; ++i) {
     Thread& t = s.threads[i];
@@ -429,7 +439,7 @@ std::string run_block(Scheduler& s, const dim3& grid, const dim3& block, const u
     t.b.block_idx = bidx;
     t.b.block_dim = block;
     t.b.grid_dim = grid;
-    if (!s.fibers[i].base || s.fibers[i].sp == nullptr) reset_fiber(s.fibers[i]);
+    if (!s.fibers[i]->base) reset_fiber(*s.fibers[i]);
   }
   visit_order(s.order, n, salt);
   for (;;) {
@@ -437,9 +447,9 @@ std::string run_block(Scheduler& s, const dim3& grid, const dim3& block, const u
       Thread& t = s.threads[i];
       if (t.state != State::Runnable) continue;
       s.running = &t;
-      s.running_fiber = &s.fibers[i];
+      s.running_fiber = s.fibers[i].get();
       current = &t.b;
-      resume(s, s.fibers[i]);
+      resume(s, *s.fibers[i]);
       current = nullptr;
       if (!t.error.empty()) return "thread " + std::to_string(i) + " threw: " + t.error;
     }
@@ -472,8 +482,8 @@ std::string run_block(Scheduler& s, const dim3& grid, const dim3& block, const u
 
 // After a fault the block's fibers may be stopped inside the kernel: give them fresh stacks.
 void abandon_fibers(Scheduler& s) {
-  for (Fiber& f : s.fibers)
-    if (f.base) reset_fiber(f);
+  for (auto& f : s.fibers)
+    if (f->base) reset_fiber(*f);
 }
 
 // Thread -> scheduler at a barrier; returns the collective's result.

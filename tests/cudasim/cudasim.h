@@ -51,6 +51,10 @@ void clear_fault();
 // host, cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize, cudaFree).
 uint64_t launches();
 uint64_t device_to_host_syncs();
+// cuDNN (tests/cudasim/Cudnn.cpp): make algorithm `algo` of a direction (0 forward, 1 backward
+// data, 2 backward filter) report a workspace of `bytes`, e.g. one too big to allocate.
+void set_conv_workspace(int direction, int algo, size_t bytes);
+void reset_conv_workspaces();
 
 namespace detail {
 

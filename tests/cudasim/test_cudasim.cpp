@@ -10,12 +10,14 @@
 #include "cudasim.h"  // first, as in the cuda/ sources of this build
 
 #include <cublas_v2.h>
+#include <cudnn.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "cuda/Cuda.h"
 #include "cuda/Launch.h"
 #include "ember.h"
 
@@ -191,6 +193,24 @@ TEST(CudaSim, PlantedOutOfBoundsStoreIsCaught) {
   DeviceVec<float> ok(100);
   launch(store_kernel, 1, 1, ok.p, 99);
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  // Through Ember's caching allocator, whose blocks are rounded up (100 floats take 512 bytes):
+  // the slack past a tensor, and a freed tensor's cached block, are off limits too.
+  EXPECT_DEATH(
+      {
+        ember::Tensor t = ember::zeros({100}, ember::Device::cuda(0));
+        launch(store_kernel, 1, 1, static_cast<float*>(t.raw_data()), 100);
+      },
+      "use-after-poison");
+  EXPECT_DEATH(
+      {
+        float* p = nullptr;
+        {
+          ember::Tensor t = ember::zeros({100}, ember::Device::cuda(0));
+          p = static_cast<float*>(t.raw_data());
+        }
+        launch(store_kernel, 1, 1, p, 0);  // the tensor is gone; its block sits in the cache
+      },
+      "use-after-poison");
 #endif
 }
 
@@ -304,6 +324,36 @@ TEST(CudaSim, AtomicsCountEveryThread) {
   DeviceVec<unsigned long long> n(std::vector<unsigned long long>{0});
   launch(count_kernel, dim3(3, 2), dim3(16, 4, 2), n.p);
   EXPECT_EQ(n.host()[0], 6u * 128u);
+}
+
+// ---------------------------------------------------------------------------
+// Ember's convolution when cuDNN's preferred algorithm needs more workspace than the device has.
+TEST(CudaSimEmber, ConvFallsBackWhenAWorkspaceDoesNotFit) {
+  using namespace ember;
+  const Device gpu = Device::cuda(0);
+  manual_seed(5);
+  // A geometry no other test uses, so its plan is made (and its algorithms tried) here.
+  Tensor x = randn({3, 5, 9, 7}), w = randn({6, 5, 3, 3});
+  const Tensor want = conv2d(x, w);
+  const size_t huge = size_t{1} << 50;
+  cudasim::set_conv_workspace(0, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, huge);
+  Tensor got;
+  EXPECT_NO_THROW(got = conv2d(x.to(gpu), w.to(gpu))) << "the next algorithm (no workspace) must run";
+  ASSERT_TRUE(got.defined());
+  EXPECT_LT((got.cpu() - want).abs().max().item(), 1e-4);
+  // No algorithm fits: a clear error that says so, not a crash.
+  for (int algo : {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_FWD_ALGO_GEMM})
+    cudasim::set_conv_workspace(0, algo, huge);
+  try {
+    Tensor y = conv2d(randn({2, 5, 11, 7}).to(gpu), w.to(gpu));
+    ADD_FAILURE() << "a convolution with no workspace that fits did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no algorithm's workspace fits in device memory"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
+  }
+  cudasim::reset_conv_workspaces();
+  EXPECT_EQ(ones({10}, gpu).sum().item(), 10.0) << "the device must still work";
 }
 
 }  // namespace
