@@ -295,12 +295,17 @@ std::string dims(const uint3& v) {
 }
 std::string site(const Thread& t) { return std::string(t.file) + ":" + std::to_string(t.line); }
 
-// "0-31, 64, 70-71" for sorted thread indices.
+// "0-31, 64, 70-71" for sorted thread indices (the first 8 runs, then how many more).
 std::string ranges(const std::vector<uint32_t>& ids) {
   std::string out;
+  int runs = 0;
   for (size_t i = 0; i < ids.size();) {
     size_t j = i;
     while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    if (++runs > 8) {
+      out += " and " + std::to_string(ids.size() - i) + " more";
+      break;
+    }
     if (!out.empty()) out += ", ";
     out += std::to_string(ids[i]);
     if (j > i) out += "-" + std::to_string(ids[j]);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "ember.h"
@@ -247,6 +248,24 @@ TEST(Index, WhereMaskedFillCatStack) {
   EXPECT_EQ(cat({a, b}).shape(), (Shape{3, 2}));
   EXPECT_EQ(stack({a, a}, 2).shape(), (Shape{2, 2, 2}));
   expect_error([&] { cat({a, ones({2, 3})}); }, {"cat", "[2, 3]", "[2, 2]"});
+}
+
+// Float to integer: truncation toward zero, saturated at the integer type's limits, NaN to 0
+// (math::convert; the CUDA backend does the same, tests/cuda/test_cuda.cpp).
+TEST(Dtypes, FloatToIntegerCastsSaturate) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const Tensor x = from_vector<double>({std::nan(""), inf, -inf, 1e30, -3.7, 300.7, 2.5});
+  EXPECT_EQ(x.to(DType::i64).to_vector<int64_t>(),
+            (std::vector<int64_t>{0, INT64_MAX, INT64_MIN, INT64_MAX, -3, 300, 2}));
+  EXPECT_EQ(x.to(DType::f32).to(DType::u8).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 255, 0, 255, 0, 255, 2}));
+  EXPECT_EQ(full({2}, -1e300, DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{INT64_MIN, INT64_MIN}));
+}
+
+TEST(Errors, IntegerDivisionByZero) {
+  const Tensor a = from_vector<int64_t>({6, -7});
+  expect_error([&] { a / from_vector<int64_t>({2, 0}); }, {"div: integer division by zero", "[2]", "1 zero)"});
+  EXPECT_EQ((a / from_vector<int64_t>({4, 2})).to_vector<int64_t>(), (std::vector<int64_t>{1, -3}));
+  EXPECT_TRUE(std::isinf((from_vector<float>({1}) / from_vector<float>({0})).item())) << "floats divide by 0 as IEEE";
 }
 
 TEST(Errors, DtypeAndDeviceMessages) {
