@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -148,18 +149,26 @@ std::string human_bytes(size_t n) {
   return buf;
 }
 
-// In the simulation build (tests/cudasim) device memory is host memory, and under
-// AddressSanitizer the bytes of a block past the `used` ones are marked unaddressable: the
-// rounding slack of a live block and the whole of a cached free one. A kernel that runs past
-// its tensor, or writes a tensor that was freed, then stops at once instead of corrupting a
-// neighbour silently, as it would on a GPU. Elsewhere this does nothing.
-#if defined(EMBER_CUDA_SIM) && (defined(__SANITIZE_ADDRESS__) || defined(EMBER_SIM_ASAN))
+// In the simulation build (tests/cudasim) device memory is host memory, so the allocator helps
+// the simulator find what a GPU would silently get wrong. A block handed out is filled with
+// 0xFF bytes (NaN as a float), as the simulator's cudaMalloc fills new ones: a kernel that reads
+// what no one wrote gets NaN, not the last tensor's values. Under AddressSanitizer the bytes of a
+// block past the `used` ones are also marked unaddressable: the rounding slack of a live block
+// and the whole of a cached free one, so a kernel that runs past its tensor, or writes a tensor
+// that was freed, stops at once. In every other build these do nothing.
+#if defined(EMBER_CUDA_SIM)
 void sim_mark(void* p, size_t used, size_t block) {
+#if defined(__SANITIZE_ADDRESS__) || defined(EMBER_SIM_ASAN)
   ASAN_UNPOISON_MEMORY_REGION(p, block);
   ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + used, block - used);
+#else
+  (void)p, (void)used, (void)block;
+#endif
 }
+void sim_fill_unwritten(void* p, size_t n) { std::memset(p, 0xFF, n); }
 #else
 void sim_mark(void*, size_t, size_t) {}
+void sim_fill_unwritten(void*, size_t) {}
 #endif
 
 // ---------------------------------------------------------------------------
@@ -243,6 +252,7 @@ class CachingAllocator : public Allocator {
 
   void* hand_out(void* p, size_t block, size_t nbytes) {
     sim_mark(p, nbytes, block);
+    sim_fill_unwritten(p, nbytes);
     live_[p] = block;
     stats_.allocated += block;
     stats_.peak_allocated = std::max(stats_.peak_allocated, stats_.allocated);

@@ -171,7 +171,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-// maximum/minimum: the grad goes to the larger (smaller) input, split evenly on ties.
+// maximum/minimum: the grad goes to the larger (smaller) input, split evenly on ties; where a
+// NaN is involved neither input wins, and both get the grad (PyTorch's formula).
 namespace {
 Tensor extremum(const char* name, BinaryOp op, BinaryOp wins, const Tensor& a, const Tensor& b) {
   Tensor y = raw::binary(op, a, b);
@@ -181,8 +182,8 @@ Tensor extremum(const char* name, BinaryOp op, BinaryOp wins, const Tensor& a, c
       Tensor half = raw::unary(UnaryOp::MulScalar, g, 0.5);
       Tensor zero = zeros_like(g);
       Tensor tie = raw::binary(BinaryOp::Eq, A, B);
-      Tensor a_wins = raw::binary(wins, A, B);
-      Tensor ga = raw::where(tie, half, raw::where(a_wins, g, zero));
+      Tensor a_wins = raw::binary(wins, A, B), b_wins = raw::binary(wins, B, A);
+      Tensor ga = raw::where(tie, half, raw::where(b_wins, zero, g));
       Tensor gb = raw::where(tie, half, raw::where(a_wins, zero, g));
       return TensorList{sum_to(ga, A.shape()), sum_to(gb, B.shape())};
     });

@@ -721,6 +721,21 @@ def convnet():
 
 
 # ---------------------------------------------------------------------------
+def elementwise_nan():
+    """NaN on either side. Written after every other family, because each case draws its
+    weight W from the generator: cases added earlier would change every later case's numbers.
+    maximum/minimum: NaN wins and both inputs get the grad; xlogy(0, NaN) is NaN; relu keeps a
+    NaN and passes its grad."""
+    fam = "elementwise"
+    nan = float("nan")
+    for op, f in [("maximum", torch.maximum), ("minimum", torch.minimum)]:
+        case(fam, f"{op}_nan", f"torch.{op}(a, b), NaN in a, in b and in both", f,
+             {"a": exact([nan, 1.5, nan, -2.0]), "b": exact([0.5, nan, nan, 3.0])})
+    case(fam, "xlogy_nan", "torch.xlogy(x, y), NaN in x or y; x = 0 with y = NaN gives NaN", torch.xlogy,
+         {"x": exact([0.0, nan, 2.0, 0.0]), "y": exact([nan, 1.5, nan, 0.5])})
+    case(fam, "relu_nan", "torch.relu(x), x holds a NaN", torch.relu, {"x": exact([nan, -1.0, 2.0])})
+
+
 def main():
     elementwise()
     reduce()
@@ -731,6 +746,7 @@ def main():
     shape()
     composite()
     convnet()
+    elementwise_nan()
     os.makedirs(OUT_DIR, exist_ok=True)
     total, count = 0, 0
     for fam, cases in FILES.items():

@@ -170,6 +170,10 @@ const std::map<std::string, CaseFn>& golden_table() {
       {"xlogy", EXPR(xlogy(a["x"], a["y"]))},
       {"xlogy_bcast", EXPR(xlogy(a["x"], a["y"]))},
       {"xlogy_zero_zero", EXPR(xlogy(a["x"], a["y"]))},
+      {"maximum_nan", EXPR(maximum(a["a"], a["b"]))},
+      {"minimum_nan", EXPR(minimum(a["a"], a["b"]))},
+      {"xlogy_nan", EXPR(xlogy(a["x"], a["y"]))},
+      {"relu_nan", EXPR(a["x"].relu())},
       // --- elementwise: non-contiguous operands ---
       {"add_transposed", EXPR(a["a"].t() + a["b"])},
       {"mul_permuted_bcast", EXPR(a["a"].permute({2, 0, 1}) * a["b"])},

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "ember.h"
+#include "tensor/Raw.h"
 
 using namespace ember;
 
@@ -266,6 +267,44 @@ TEST(Errors, IntegerDivisionByZero) {
   expect_error([&] { a / from_vector<int64_t>({2, 0}); }, {"div: integer division by zero", "[2]", "1 zero)"});
   EXPECT_EQ((a / from_vector<int64_t>({4, 2})).to_vector<int64_t>(), (std::vector<int64_t>{1, -3}));
   EXPECT_TRUE(std::isinf((from_vector<float>({1}) / from_vector<float>({0})).item())) << "floats divide by 0 as IEEE";
+}
+
+// NaN propagation, for every binary kernel of tensor/ElementwiseOps.def with a NaN on either
+// side (and both): what PyTorch 1.13 gives (tests/golden has the PyTorch-made rows for
+// maximum, minimum and xlogy with NaN). Comparisons are IEEE's; the backward helpers follow
+// PyTorch's formulas (relu passes the grad of a NaN input, abs and clamp give it 0).
+TEST(NanPropagation, EveryBinaryOpOnEitherSide) {
+  const double nan = std::nan(""), v = 1.5;
+  struct Want {
+    double left, right, both;  // op(NaN, v), op(v, NaN), op(NaN, NaN); a NaN here means NaN
+  };
+  auto want_of = [&](BinaryOp op) -> Want {
+    switch (op) {
+      case BinaryOp::Eq: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge:
+        return {0, 0, 0};
+      case BinaryOp::Ne: return {1, 1, 1};
+      case BinaryOp::ReluBackward: return {v, nan, nan};  // (x, grad)
+      case BinaryOp::AbsBackward: return {0, nan, 0};
+      case BinaryOp::ClampBackward: return {0, nan, 0};
+      default: return {nan, nan, nan};
+    }
+  };
+  auto same = [](double got, double want) { return std::isnan(want) ? std::isnan(got) : got == want; };
+  const std::vector<BinaryOp> ops = {
+#define EMBER_BINARY(Name, expr) BinaryOp::Name,
+#define EMBER_BINARY_FLOAT(Name, expr) BinaryOp::Name,
+#include "tensor/ElementwiseOps.def"
+  };
+  for (DType t : {DType::f32, DType::f64})
+    for (BinaryOp op : ops) {
+      const double p0 = op == BinaryOp::ClampBackward ? -2 : 2, p1 = 2;
+      const Tensor a = from_vector<double>({nan, v, nan}).to(t), b = from_vector<double>({v, nan, nan}).to(t);
+      const std::vector<double> got = raw::binary(op, a, b, p0, p1).to(DType::f64).to_vector<double>();
+      const Want w = want_of(op);
+      EXPECT_TRUE(same(got[0], w.left)) << op_name(op) << "(NaN, " << v << ") = " << got[0] << " " << dtype_name(t);
+      EXPECT_TRUE(same(got[1], w.right)) << op_name(op) << "(" << v << ", NaN) = " << got[1] << " " << dtype_name(t);
+      EXPECT_TRUE(same(got[2], w.both)) << op_name(op) << "(NaN, NaN) = " << got[2] << " " << dtype_name(t);
+    }
 }
 
 TEST(Errors, DtypeAndDeviceMessages) {
