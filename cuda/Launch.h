@@ -45,8 +45,9 @@ namespace detail {
 
 constexpr int kThreads = 256;  // threads per block of the grid-stride loops
 
-// Blocks for a grid-stride loop over n items (at least 1, capped).
+// Blocks for a grid-stride loop over n items (at least 1, at most max_grid()).
 unsigned int blocks_for(int64_t n, int threads = kThreads);
+int64_t max_grid();
 
 // Checks the launch just made; with EMBER_CUDA_SYNC=1 also waits for it, so an
 // asynchronous fault is reported as "cuda: <op> failed: ...".

@@ -185,7 +185,7 @@ void reduce_t(const KView& dst, const KView& src, double scale_d) {
   }
   int64_t chunks = 1;
   if (p.K < 256 && p.R >= 32768) chunks = std::max<int64_t>(1, std::min<int64_t>(p.R / 8192, (1024 + p.K - 1) / p.K));
-  const auto grid = static_cast<unsigned int>(std::min<int64_t>(p.K * chunks, 1 << 20));
+  const auto grid = static_cast<unsigned int>(std::min<int64_t>(p.K * chunks, max_grid()));
   if (chunks == 1) {
     launch(reduce_block_kernel<T, OP>, grid, kThreads, in, out, p, 1, scale, scaled);
     after_launch("reduce");
@@ -206,7 +206,7 @@ void reduce_t(const KView& dst, const KView& src, double scale_d) {
   q.rshape[0] = chunks;
   q.rstride[0] = 1;
   q.R = chunks;
-  launch(reduce_block_kernel<T, OP>, static_cast<unsigned int>(std::min<int64_t>(p.K, 1 << 20)), kThreads,
+  launch(reduce_block_kernel<T, OP>, static_cast<unsigned int>(std::min<int64_t>(p.K, max_grid())), kThreads,
       partial, out, q, 1, scale, scaled);
   after_launch("reduce");
   scratch_free(partial, nbytes);  // stream order keeps the reuse safe

@@ -18,6 +18,7 @@
 #include <new>
 #include <set>
 #include <string>
+#include <utility>
 
 
 // The handle: what cublasCreate made on which device, and what was set on it since.
@@ -110,6 +111,36 @@ bool operand_on_device(const char* fn, const Operand& op, size_t elem, int batch
   return true;
 }
 
+// The bytes [first, last) that `op`'s batches span (stride >= 0 in Ember's calls).
+std::pair<uintptr_t, uintptr_t> span(const Operand& op, size_t elem, int batch) {
+  const int64_t extent = (op.cols - 1) * op.ld + op.rows;
+  const auto first = reinterpret_cast<uintptr_t>(op.base);
+  return {first, first + static_cast<uintptr_t>(((batch - 1) * op.stride + extent) * static_cast<int64_t>(elem))};
+}
+
+// cuBLAS computes C in place from A and B: C must not overlap A or B, nor its own batches
+// (a GPU's blocks would read what others already wrote). Reports a fault and returns false.
+bool output_is_separate(const char* fn, const Operand& c, const Operand* a, const Operand* b, size_t elem,
+                        int batch) {
+  const int64_t extent = (c.cols - 1) * c.ld + c.rows;
+  if (batch > 1 && c.stride < extent) {
+    report_fault(std::string(fn) + ": the " + std::to_string(batch) + " batches of C overlap (strideC " +
+                 std::to_string(c.stride) + " < " + std::to_string(extent) + " elements per matrix)");
+    return false;
+  }
+  const auto sc = span(c, elem, batch);
+  for (const Operand* in : {a, b}) {
+    if (!in || in->rows == 0 || in->cols == 0) continue;
+    const auto si = span(*in, elem, batch);
+    if (sc.first < si.second && si.first < sc.second) {
+      report_fault(std::string(fn) + ": C (" + hex(c.base) + ") overlaps " + in->name + " (" + hex(in->base) +
+                   "): cuBLAS needs the output apart from its inputs");
+      return false;
+    }
+  }
+  return true;
+}
+
 // C = alpha * op(A) op(B) + beta * C for each of `batch` matrices, column-major; the sums
 // run in double, in a fixed order (bit-identical every call). With beta == 0, C is only
 // written (it may hold NaN). With alpha == 0 or k == 0, A and B are not read.
@@ -137,6 +168,8 @@ cublasStatus_t gemm(const char* fn, cublasHandle_t handle, cublasOperation_t tra
                    !operand_on_device(fn, b, sizeof(T), batch, device)))
     return CUBLAS_STATUS_EXECUTION_FAILED;
   if (!operand_on_device(fn, c, sizeof(T), batch, device)) return CUBLAS_STATUS_EXECUTION_FAILED;
+  if (!output_is_separate(fn, c, reads_ab ? &a : nullptr, reads_ab ? &b : nullptr, sizeof(T), batch))
+    return CUBLAS_STATUS_EXECUTION_FAILED;
 
   for (int64_t bi = 0; bi < batch; ++bi) {
     const T* Ab = A + bi * stride_a;

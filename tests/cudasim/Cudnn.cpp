@@ -36,6 +36,7 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
@@ -608,6 +609,9 @@ cudnnStatus_t check_call(const char* fn, Dir d, cudnnHandle_t h, const Conv& g, 
     report_fault(what);
     return fail(CUDNN_STATUS_EXECUTION_FAILED, what);
   }
+  // A real algorithm leaves its workspace as garbage: scribble on it, so a workspace that
+  // aliases x, w or y (or one still in use elsewhere) changes a result.
+  if (needed > 0) std::memset(const_cast<void*>(workspace), 0xFF, needed);
   summation->nondeterministic = info->determinism == CUDNN_NON_DETERMINISTIC;
   summation->salt = summation->nondeterministic ? g_nondeterministic_calls.fetch_add(1) : 0;
   return CUDNN_STATUS_SUCCESS;

@@ -13,7 +13,11 @@
 //   - streams and events exist, are ordered and complete at once (all work is synchronous);
 //   - errors: a launch or call that fails sets the error that cudaGetLastError returns (and
 //     clears); cudaErrorLaunchFailure's message carries the simulator's fault report;
-//   - device->host synchronisations are counted (cudasim::device_to_host_syncs()).
+//   - device->host synchronisations are counted (cudasim::device_to_host_syncs()): every
+//     synchronous cudaMemcpy but device-to-device and pinned-to-device ones, the synchronize
+//     calls and cudaFree;
+//   - kernel parameters are checked before a launch: pointers into the current device's blocks
+//     (or pinned host memory) only.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -54,6 +58,7 @@ struct Devices {
   size_t memory = static_cast<size_t>(env_int("EMBER_SIM_MEMORY_MB", 4096)) << 20;
   std::mutex mu;
   std::map<uintptr_t, Block> blocks;  // start -> block, every live cudaMalloc
+  std::map<uintptr_t, size_t> pinned;  // start -> size, every live cudaMallocHost
   size_t used[16] = {};
 };
 Devices& devices() {
@@ -77,6 +82,26 @@ const Block* find_block(const void* p, size_t n, uintptr_t* start = nullptr) {
   if (a + n > it->first + it->second.size || a + n < a) return nullptr;
   if (start) *start = it->first;
   return &it->second;
+}
+
+// mu held. Whether p lies in (or just past) a block of `pinned`.
+bool in_pinned(const void* p) {
+  auto& pn = devices().pinned;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = pn.upper_bound(a);
+  if (it == pn.begin()) return false;
+  --it;
+  return a <= it->first + it->second;
+}
+
+// mu held. The device whose block holds p, or just ends at p (a pointer one past the end); -1 if none.
+int device_of_pointer(const void* p) {
+  auto& bl = devices().blocks;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = bl.upper_bound(a);
+  if (it == bl.begin()) return -1;
+  --it;
+  return a <= it->first + it->second.size ? it->second.device : -1;
 }
 
 cudaError_t fail(cudaError_t e) {
@@ -128,6 +153,46 @@ cudaError_t set(void* p, int value, size_t n, const char* call) {
 }
 
 }  // namespace
+
+bool check_pointer_param(const void* p, int index) {
+  if (!p) return true;
+  int on = -1;
+  {
+    std::lock_guard<std::mutex> lock(devices().mu);
+    on = device_of_pointer(p);
+    if (on == t_device || (on < 0 && in_pinned(p))) return true;
+  }
+  char buf[200];
+  if (on < 0)
+    std::snprintf(buf, sizeof buf, "kernel parameter %d (%p) is not device memory: a host pointer or a freed block",
+                  index, p);
+  else
+    std::snprintf(buf, sizeof buf, "kernel parameter %d (%p) points into cuda:%d's memory, but the kernel runs on cuda:%d",
+                  index, p, on, t_device);
+  report_fault(buf);
+  t_error = cudaErrorIllegalAddress;
+  return false;
+}
+
+bool check_struct_param(const void* bytes, size_t n, int index) {
+  std::lock_guard<std::mutex> lock(devices().mu);
+  for (size_t off = 0; off + sizeof(uint64_t) <= n; off += sizeof(uint64_t)) {
+    uint64_t word = 0;
+    std::memcpy(&word, static_cast<const char*>(bytes) + off, sizeof word);
+    if (word == 0) continue;
+    const int on = device_of_pointer(reinterpret_cast<const void*>(static_cast<uintptr_t>(word)));
+    if (on < 0 || on == t_device) continue;
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "kernel parameter %d holds at byte %zu a pointer (0x%llx) into cuda:%d's memory, but the kernel "
+                  "runs on cuda:%d",
+                  index, off, static_cast<unsigned long long>(word), on, t_device);
+    report_fault(buf);
+    t_error = cudaErrorIllegalAddress;
+    return false;
+  }
+  return true;
+}
 
 void set_last_error(cudaError_t e) { t_error = e; }
 void count_sync() { ++g_syncs; }
@@ -278,20 +343,43 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
   return cudaSuccess;
 }
 
-// Pinned host memory is ordinary host memory here.
+// Pinned host memory is ordinary host memory, remembered: kernels may read it (as through
+// unified addressing), and copies from it do not wait for the device.
 cudaError_t cudaMallocHost(void** p, size_t size) {
   if (!p) return fail(cudaErrorInvalidValue);
   *p = size ? std::malloc(size) : nullptr;
-  return size && !*p ? fail(cudaErrorMemoryAllocation) : cudaSuccess;
+  if (size && !*p) return fail(cudaErrorMemoryAllocation);
+  if (*p) {
+    std::lock_guard<std::mutex> lock(devices().mu);
+    devices().pinned[reinterpret_cast<uintptr_t>(*p)] = size;
+  }
+  return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void** p, size_t size, unsigned int) { return cudaMallocHost(p, size); }
 cudaError_t cudaFreeHost(void* p) {
+  if (!p) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lock(devices().mu);
+    if (devices().pinned.erase(reinterpret_cast<uintptr_t>(p)) == 0) {
+      char buf[120];
+      std::snprintf(buf, sizeof buf, "cudaFreeHost(%p): not a live cudaMallocHost block", p);
+      report_fault(buf);
+      return fail(cudaErrorInvalidValue);
+    }
+  }
   std::free(p);
   return cudaSuccess;
 }
 
+// A synchronous copy to the host waits for the device; so does one from pageable host memory
+// to the device (CUDA stages it after a stream sync). Only pinned memory avoids the wait.
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind) {
-  if (kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDefault) count_sync();
+  bool pinned_src = false;
+  {
+    std::lock_guard<std::mutex> lock(devices().mu);
+    pinned_src = in_pinned(src);
+  }
+  if (kind != cudaMemcpyDeviceToDevice && !(kind == cudaMemcpyHostToDevice && pinned_src)) count_sync();
   return copy(dst, src, n, kind, "cudaMemcpy");
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t) {

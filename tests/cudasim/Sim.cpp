@@ -30,6 +30,7 @@
 #include <mutex>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "SimInternal.h"
@@ -102,11 +103,12 @@ struct Settings {
     const std::string s = e;
     if (s == "forward") order = Order::Forward;
     else if (s == "reverse") order = Order::Reverse;
+    else if (s == "warps") order = Order::Warps;
     else if (s.rfind("shuffle", 0) == 0) {
       order = Order::Shuffle;
       if (s.size() > 8 && s[7] == ':') seed = std::strtoull(s.c_str() + 8, nullptr, 10);
     } else {
-      std::fprintf(stderr, "cudasim: EMBER_SIM_ORDER=%s is not forward, reverse or shuffle[:seed]\n", e);
+      std::fprintf(stderr, "cudasim: EMBER_SIM_ORDER=%s is not forward, reverse, warps or shuffle[:seed]\n", e);
       std::exit(2);
     }
   }
@@ -354,10 +356,10 @@ std::string whereabouts(const Scheduler& s) {
 
 // Releases every warp collective whose lanes are all there; returns how many it released,
 // or sets `fault` for one that never can be.
-int release_warps(Scheduler& s, std::string& fault) {
+int release_warps(Scheduler& s, std::string& fault, uint32_t lo, uint32_t hi) {
   const uint32_t n = static_cast<uint32_t>(s.threads.size());
   int released = 0;
-  for (uint32_t w0 = 0; w0 < n; w0 += 32) {
+  for (uint32_t w0 = lo; w0 < hi; w0 += 32) {
     const uint32_t lanes = std::min<uint32_t>(32, n - w0);
     for (uint32_t l = 0; l < lanes; ++l) {
       Thread& t = s.threads[w0 + l];
@@ -375,16 +377,16 @@ int release_warps(Scheduler& s, std::string& fault) {
         return -1;
       }
       bool complete = true;
-      std::vector<uint32_t> missing;
       for (uint32_t m = 0; m < 32; ++m) {
         if (!(t.mask >> m & 1u)) continue;
-        const bool here = m < lanes && s.threads[w0 + m].state == State::AtWarpCollective &&
-                          s.threads[w0 + m].file == t.file && s.threads[w0 + m].line == t.line &&
-                          s.threads[w0 + m].mask == t.mask;
-        if (!here) {
-          complete = false;
-          missing.push_back(m);
-        }
+        // The same call site and mask; __syncwarp pairs by mask alone (sm_70 and later allow
+        // different __syncwarp calls to meet).
+        const Thread& u = s.threads[w0 + m];
+        const bool same_call = t.kind == Collective::SyncWarp
+                                   ? u.kind == Collective::SyncWarp
+                                   : u.file == t.file && u.line == t.line;
+        const bool here = m < lanes && u.state == State::AtWarpCollective && same_call && u.mask == t.mask;
+        if (!here) complete = false;
       }
       if (!complete) continue;  // another group may still release and let them come
       // Results, computed from the values as they were before any lane moves on.
@@ -395,15 +397,18 @@ int release_warps(Scheduler& s, std::string& fault) {
       for (uint32_t m = 0; m < 32; ++m) {
         if (!(t.mask >> m & 1u)) continue;
         const Thread& u = s.threads[w0 + m];
-        const int width = u.width, seg = static_cast<int>(m) & ~(width - 1), in = static_cast<int>(m) & (width - 1);
-        int src = static_cast<int>(m);
+        // The hardware reads the low 5 bits of a lane or offset. A lane that would read past its
+        // width-group gets its own value; xor may read earlier groups (CUDA's definitions).
+        const int width = u.width, self = static_cast<int>(m), arg = u.arg & 31;
+        const int seg = self & ~(width - 1), in = self & (width - 1);
+        int src = self;
         switch (u.kind) {
-          case Collective::Shfl: src = seg + (u.arg & (width - 1)); break;
-          case Collective::ShflUp: src = in >= u.arg ? static_cast<int>(m) - u.arg : static_cast<int>(m); break;
-          case Collective::ShflDown: src = in + u.arg < width ? static_cast<int>(m) + u.arg : static_cast<int>(m); break;
+          case Collective::Shfl: src = seg + (arg & (width - 1)); break;
+          case Collective::ShflUp: src = in >= arg ? self - arg : self; break;
+          case Collective::ShflDown: src = in + arg < width ? self + arg : self; break;
           case Collective::ShflXor: {
-            const int x = static_cast<int>(m) ^ u.arg;
-            src = (x & ~(width - 1)) == seg && x < 32 ? x : static_cast<int>(m);
+            const int x = self ^ arg;
+            src = x < seg + width ? x : self;
             break;
           }
           default: break;
@@ -447,22 +452,35 @@ std::string run_block(Scheduler& s, const dim3& grid, const dim3& block, const u
     if (!s.fibers[i]->base) reset_fiber(*s.fibers[i]);
   }
   visit_order(s.order, n, salt);
+  // The groups that run in turn, each until all its threads wait at a __syncthreads or have
+  // returned: the whole block, or in the "warps" order one warp at a time, the last warp first
+  // (so a warp that races ahead through a missing barrier overwrites what another still reads).
+  std::vector<std::pair<uint32_t, uint32_t>> groups;  // thread ranges [lo, hi)
+  if (settings().order == Order::Warps) {
+    for (uint32_t w = (n - 1) / 32 + 1; w-- > 0;) groups.push_back({w * 32, std::min(n, w * 32 + 32)});
+  } else {
+    groups.push_back({0, n});
+  }
+  std::string fault;
   for (;;) {
-    for (uint32_t i : s.order) {
-      Thread& t = s.threads[i];
-      if (t.state != State::Runnable) continue;
-      s.running = &t;
-      s.running_fiber = s.fibers[i].get();
-      current = &t.b;
-      resume(s, *s.fibers[i]);
-      current = nullptr;
-      if (!t.error.empty()) return "thread " + std::to_string(i) + " threw: " + t.error;
+    for (const auto& [lo, hi] : groups) {
+      for (;;) {
+        for (uint32_t i : s.order) {
+          Thread& t = s.threads[i];
+          if (i < lo || i >= hi || t.state != State::Runnable) continue;
+          s.running = &t;
+          s.running_fiber = s.fibers[i].get();
+          current = &t.b;
+          resume(s, *s.fibers[i]);
+          current = nullptr;
+          if (!t.error.empty()) return "thread " + std::to_string(i) + " threw: " + t.error;
+        }
+        const int released = release_warps(s, fault, lo, hi);
+        if (released < 0) return fault;
+        if (released == 0) break;
+      }
     }
-    // Every thread waits or has returned.
-    std::string fault;
-    const int released = release_warps(s, fault);
-    if (released < 0) return fault;
-    if (released > 0) continue;
+    // Every thread waits at a __syncthreads or a collective that cannot complete, or has returned.
     uint32_t done = 0, at_barrier = 0, at_warp = 0;
     const Thread* first = nullptr;
     bool same_site = true;
@@ -477,7 +495,8 @@ std::string run_block(Scheduler& s, const dim3& grid, const dim3& block, const u
     }
     if (done == n) return "";
     if (at_warp > 0)
-      return "deadlock: a warp collective waits for lanes that never come" + whereabouts(s);
+      return "a warp collective's mask names lanes that never reach it (on a GPU: undefined behaviour or a hang)" +
+             whereabouts(s);
     if (done > 0 || !same_site)
       return "__syncthreads is not reached by every thread of the block (on a GPU: a hang or undefined behaviour)" +
              whereabouts(s);
@@ -557,8 +576,10 @@ void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* ctx) {
   s.body = body;
   s.ctx = ctx;
   const uint64_t nblocks = uint64_t{grid.x} * grid.y * grid.z;
-  std::vector<uint32_t> border;
-  if (nblocks <= 0xffffffffull) visit_order(border, static_cast<size_t>(nblocks), launch_no);
+  std::vector<uint32_t> border;  // the block order; empty: forward (no vector for a huge grid)
+  const Order o = settings().order;
+  if ((o == Order::Reverse || o == Order::Shuffle) && nblocks <= (uint64_t{1} << 26))
+    visit_order(border, static_cast<size_t>(nblocks), launch_no);
   for (uint64_t k = 0; k < nblocks; ++k) {
     const uint64_t b = border.empty() ? k : border[k];
     const uint3 bidx{static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),

@@ -40,15 +40,19 @@ namespace cudasim {
 
 // ---------------------------------------------------------------------------
 // Settings and results a test can read (tests/cudasim/Sim.cpp)
-enum class Order { Forward, Reverse, Shuffle };
-void set_order(Order order, uint64_t seed = 0);  // also EMBER_SIM_ORDER=forward|reverse|shuffle[:seed]
+// The order in which a block's threads run between barriers (blocks follow it too): 0, 1, 2, ...;
+// reversed; a seeded shuffle; or one warp at a time, the last warp first, each until it waits at
+// a __syncthreads (warps run in lockstep otherwise, so only this order lets one warp race ahead).
+enum class Order { Forward, Reverse, Shuffle, Warps };
+void set_order(Order order, uint64_t seed = 0);  // also EMBER_SIM_ORDER=forward|reverse|warps|shuffle[:seed]
 Order order();
 // The last fault the scheduler found ("" when none since clear_fault()); a faulting launch
 // also makes cudaGetLastError return cudaErrorLaunchFailure.
 const char* last_fault();
 void clear_fault();
-// Launches since the process started, and device->host synchronisations (cudaMemcpy to the
-// host, cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize, cudaFree).
+// Launches since the process started, and device->host synchronisations (a synchronous
+// cudaMemcpy other than device-to-device or from pinned memory to the device,
+// cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize, cudaFree).
 uint64_t launches();
 uint64_t device_to_host_syncs();
 // cuDNN (tests/cudasim/Cudnn.cpp): make algorithm `algo` of a direction (0 forward, 1 backward
@@ -66,6 +70,18 @@ extern thread_local Builtins* current;  // those of the simulated thread running
 
 // The type-erased launch: body(ctx) runs one thread's kernel call.
 void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* ctx);
+
+// Kernel parameters (tests/cudasim/Runtime.cpp). A pointer must be null or point into (or just
+// past) a live block of the current device, or into pinned host memory; no 8-byte word of a
+// struct may point into another device's memory. Otherwise: a fault, cudaErrorIllegalAddress,
+// and the kernel does not run (a GPU would fault on the access).
+bool check_pointer_param(const void* p, int index);
+bool check_struct_param(const void* bytes, size_t n, int index);
+template <class T>
+bool check_param(const T& v, int index) {
+  if constexpr (std::is_pointer<T>::value) return check_pointer_param(static_cast<const void*>(v), index);
+  else return check_struct_param(&v, sizeof(T), index);
+}
 
 // Block-wide and warp-wide barriers; `site` is "file:line" of the call.
 void block_barrier(const char* file, int line);
@@ -97,6 +113,10 @@ void launch(dim3 grid, dim3 block, void (*kernel)(P...), A&&... args) {
     void (*kernel)(P...);
     std::tuple<std::decay_t<P>...> params;
   } call{kernel, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
+  bool ok = true;
+  int index = 0;
+  std::apply([&](const auto&... p) { ((ok = detail::check_param(p, index++) && ok), ...); }, call.params);
+  if (!ok) return;
   detail::run_grid(grid, block, [](void* ctx) {
     Call& c = *static_cast<Call*>(ctx);
     std::apply(c.kernel, c.params);

@@ -54,14 +54,21 @@ struct DeviceVec {
 template <class F>
 void in_each_order(F&& f) {
   const cudasim::Order before = cudasim::order();
-  for (cudasim::Order o : {cudasim::Order::Forward, cudasim::Order::Reverse, cudasim::Order::Shuffle}) {
+  for (cudasim::Order o :
+       {cudasim::Order::Forward, cudasim::Order::Reverse, cudasim::Order::Shuffle, cudasim::Order::Warps}) {
     cudasim::set_order(o, 7);
     f(o);
   }
   cudasim::set_order(before);
 }
 const char* name(cudasim::Order o) {
-  return o == cudasim::Order::Forward ? "forward" : o == cudasim::Order::Reverse ? "reverse" : "shuffle";
+  switch (o) {
+    case cudasim::Order::Forward: return "forward";
+    case cudasim::Order::Reverse: return "reverse";
+    case cudasim::Order::Shuffle: return "shuffle";
+    case cudasim::Order::Warps: return "warps";
+  }
+  return "?";
 }
 
 // Expects the last launch to have failed with a fault that mentions every string in `want`.
@@ -128,7 +135,7 @@ __global__ void divergent_shuffle_kernel(float* x) {
 TEST(CudaSim, PlantedShuffleInADivergentBranchIsAFault) {
   DeviceVec<float> x(std::vector<float>(64, 1.f));
   launch(divergent_shuffle_kernel, 1, 64, x.p);
-  expect_fault({"deadlock", "__shfl_down_sync", "threads 16-31", "returned"});
+  expect_fault({"mask names lanes that never reach it", "__shfl_down_sync", "threads 16-31", "returned"});
 }
 
 __global__ void partial_mask_shuffle_kernel(int* x) {
@@ -177,6 +184,8 @@ TEST(CudaSim, PlantedThreadsAtDifferentBarriersAreAFault) {
 
 // ---------------------------------------------------------------------------
 __global__ void store_kernel(float* x, int i) { x[i] = 1.f; }
+template <class V>
+__global__ void view_kernel(V v) { v.data[0] = static_cast<float>(v.n); }
 
 TEST(CudaSim, PlantedOutOfBoundsStoreIsCaught) {
 #ifndef SIM_TEST_ASAN
@@ -258,13 +267,113 @@ TEST(CudaSim, UnwrittenDeviceMemoryReadsAsNaN) {
 
 TEST(CudaSim, CountsDeviceToHostSynchronisations) {
   DeviceVec<float> x(std::vector<float>(8, 1.f));
+  float* pinned = nullptr;
+  ASSERT_EQ(cudaMallocHost(&pinned, 8 * sizeof(float)), cudaSuccess);
   const uint64_t before = cudasim::device_to_host_syncs();
+  EXPECT_EQ(cudaMemcpy(x.p, pinned, 8 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(x.p, pinned, 8 * sizeof(float), cudaMemcpyHostToDevice, nullptr), cudaSuccess);
+  EXPECT_EQ(cudasim::device_to_host_syncs(), before) << "copies from pinned memory do not wait for the device";
   float h[8];
-  EXPECT_EQ(cudaMemcpy(x.p, h, sizeof h, cudaMemcpyHostToDevice), cudaSuccess);
-  EXPECT_EQ(cudasim::device_to_host_syncs(), before) << "a copy to the device does not wait for it";
+  EXPECT_EQ(cudaMemcpy(x.p, h, sizeof h, cudaMemcpyHostToDevice), cudaSuccess);  // pageable: a stream sync first
   EXPECT_EQ(cudaMemcpy(h, x.p, sizeof h, cudaMemcpyDeviceToHost), cudaSuccess);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  EXPECT_EQ(cudasim::device_to_host_syncs(), before + 2);
+  EXPECT_EQ(cudasim::device_to_host_syncs(), before + 3);
+  EXPECT_EQ(cudaFreeHost(pinned), cudaSuccess);
+}
+
+// ---------------------------------------------------------------------------
+// Kernel parameters: a host pointer, or another device's memory, is a fault before the launch.
+TEST(CudaSim, PlantedHostOrOtherDevicePointerIsCaught) {
+  std::vector<float> host(32);
+  launch(store_kernel, 1, 1, host.data(), 0);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorIllegalAddress);
+  EXPECT_NE(std::string(cudasim::last_fault()).find("kernel parameter 0"), std::string::npos) << cudasim::last_fault();
+  EXPECT_NE(std::string(cudasim::last_fault()).find("not device memory"), std::string::npos) << cudasim::last_fault();
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  float* on1 = nullptr;
+  ASSERT_EQ(cudaMalloc(&on1, 32 * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  launch(store_kernel, 1, 1, on1, 0);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorIllegalAddress);
+  EXPECT_NE(std::string(cudasim::last_fault()).find("points into cuda:1's memory, but the kernel runs on cuda:0"),
+            std::string::npos)
+      << cudasim::last_fault();
+  // Inside a struct (Ember's KView, the loop plans): found too.
+  struct View {
+    int64_t n;
+    float* data;
+  };
+  launch(view_kernel<View>, 1, 1, View{32, on1});
+  EXPECT_EQ(cudaGetLastError(), cudaErrorIllegalAddress);
+  EXPECT_NE(std::string(cudasim::last_fault()).find("kernel parameter 0 holds at byte 8"), std::string::npos)
+      << cudasim::last_fault();
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  launch(store_kernel, 1, 1, on1, 0);  // on its own device: fine
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << cudasim::last_fault();
+  cudaFree(on1);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  cudasim::clear_fault();
+}
+
+// ---------------------------------------------------------------------------
+// Two block sums that share one shared array. Without the barrier between them, a warp that
+// finished the first sum overwrites `part` while warp 0 still reads it: a race on a GPU that
+// only the "warps" order (one warp at a time, the last first) lets happen here.
+template <bool SYNC>
+__global__ void two_sums_kernel(const float* x, const float* y, float* out) {
+  __shared__ float part[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = static_cast<int>(blockDim.x >> 5);
+  float a = warp_sum(x[threadIdx.x]);
+  if (lane == 0) part[warp] = a;
+  __syncthreads();
+  a = static_cast<int>(threadIdx.x) < nwarps ? part[lane] : 0.f;
+  if (warp == 0) a = warp_sum(a);
+  if (SYNC) __syncthreads();
+  float b = warp_sum(y[threadIdx.x]);
+  if (lane == 0) part[warp] = b;
+  __syncthreads();
+  b = static_cast<int>(threadIdx.x) < nwarps ? part[lane] : 0.f;
+  if (warp == 0) b = warp_sum(b);
+  if (threadIdx.x == 0) {
+    out[0] = a;
+    out[1] = b;
+  }
+}
+
+TEST(CudaSim, PlantedRaceOnReusedSharedMemoryIsCaughtInWarpsOrder) {
+  DeviceVec<float> x(std::vector<float>(256, 1.f)), y(std::vector<float>(256, 2.f)), out(2);
+  const std::vector<float> want = {256.f, 512.f};
+  in_each_order([&](cudasim::Order o) {
+    launch(two_sums_kernel<true>, 1, 256, x.p, y.p, out.p);
+    EXPECT_EQ(out.host(), want) << name(o);
+  });
+  const cudasim::Order before = cudasim::order();
+  cudasim::set_order(cudasim::Order::Warps);
+  launch(two_sums_kernel<false>, 1, 256, x.p, y.p, out.p);
+  EXPECT_NE(out.host(), want) << "the warps order must expose the missing barrier";
+  cudasim::set_order(before);
+}
+
+// ---------------------------------------------------------------------------
+// cuBLAS refuses an output that overlaps an input or its own batches.
+TEST(CudaSim, GemmOutputMustNotOverlap) {
+  DeviceVec<float> a(std::vector<float>(16, 1.f)), c(32);
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  const float one = 1, zero = 0;
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one, a.p, 4, a.p, 4, &zero, a.p, 4),
+            CUBLAS_STATUS_EXECUTION_FAILED);
+  EXPECT_NE(std::string(cudasim::last_fault()).find("overlaps A"), std::string::npos) << cudasim::last_fault();
+  EXPECT_EQ(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one, a.p, 4, 0, a.p, 4, 0, &zero, c.p, 4,
+                                      0, 2),
+            CUBLAS_STATUS_EXECUTION_FAILED);
+  EXPECT_NE(std::string(cudasim::last_fault()).find("batches of C overlap"), std::string::npos)
+      << cudasim::last_fault();
+  EXPECT_EQ(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one, a.p, 4, 0, a.p, 4, 0, &zero, c.p, 4,
+                                      16, 2),
+            CUBLAS_STATUS_SUCCESS);
+  cublasDestroy(h);
+  cudasim::clear_fault();
 }
 
 TEST(CudaSim, CopiesCheckTheDeviceRange) {
@@ -294,6 +403,10 @@ __global__ void collectives_kernel(int* out) {
   const int up = __shfl_up_sync(0xffffffffu, lane, 1);
   const int seg = __shfl_sync(0xffffffffu, lane, 0, 8);  // lane 0 of each 8-lane segment
   const int all = __all_sync(0xffffffffu, lane < 32), any = __any_sync(0xffffffffu, lane == 5);
+  // xor within groups of 8 may read an earlier group, not a later one; offsets use 5 bits.
+  const int x8 = __shfl_xor_sync(0xffffffffu, lane, 8, 8), down33 = __shfl_down_sync(0xffffffffu, lane, 33);
+  out[160 + lane * 2] = x8;
+  out[160 + lane * 2 + 1] = down33;
   out[lane * 5 + 0] = s;
   out[lane * 5 + 1] = static_cast<int>(odd == 0xaaaaaaaau);
   out[lane * 5 + 2] = up;
@@ -303,7 +416,7 @@ __global__ void collectives_kernel(int* out) {
 
 TEST(CudaSim, WarpCollectivesFollowCuda) {
   in_each_order([](cudasim::Order o) {
-    DeviceVec<int> out(32 * 5);
+    DeviceVec<int> out(32 * 7);
     launch(collectives_kernel, 1, 32, out.p);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess) << cudasim::last_fault();
     const std::vector<int> r = out.host();
@@ -314,6 +427,8 @@ TEST(CudaSim, WarpCollectivesFollowCuda) {
       EXPECT_EQ(r[b + 2], l == 0 ? 0 : l - 1) << name(o);
       EXPECT_EQ(r[b + 3], l / 8 * 8) << name(o);
       EXPECT_EQ(r[b + 4], 3) << name(o);
+      EXPECT_EQ(r[160 + static_cast<size_t>(l) * 2], (l & 8) ? l - 8 : l) << name(o) << " xor 8, width 8";
+      EXPECT_EQ(r[160 + static_cast<size_t>(l) * 2 + 1], l == 31 ? 31 : l + 1) << name(o) << " down 33 = down 1";
     }
   });
 }
