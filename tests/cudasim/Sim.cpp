@@ -379,13 +379,17 @@ int release_warps(Scheduler& s, std::string& fault, uint32_t lo, uint32_t hi) {
       bool complete = true;
       for (uint32_t m = 0; m < 32; ++m) {
         if (!(t.mask >> m & 1u)) continue;
+        if (m >= lanes) {  // a lane of a partial warp that does not exist
+          complete = false;
+          continue;
+        }
         // The same call site and mask; __syncwarp pairs by mask alone (sm_70 and later allow
         // different __syncwarp calls to meet).
         const Thread& u = s.threads[w0 + m];
         const bool same_call = t.kind == Collective::SyncWarp
                                    ? u.kind == Collective::SyncWarp
                                    : u.file == t.file && u.line == t.line;
-        const bool here = m < lanes && u.state == State::AtWarpCollective && same_call && u.mask == t.mask;
+        const bool here = u.state == State::AtWarpCollective && same_call && u.mask == t.mask;
         if (!here) complete = false;
       }
       if (!complete) continue;  // another group may still release and let them come

@@ -153,6 +153,22 @@ TEST(CudaSim, PartialMaskShuffleIsFine) {
   for (int i = 0; i < 32; ++i) EXPECT_EQ(got[static_cast<size_t>(i)], i < 16 ? (i ^ 1) : i);
 }
 
+// A block of 48 threads: its second warp has 16 lanes, so a full mask there names absent lanes.
+__global__ void partial_warp_kernel(int* x, bool exact_mask) {
+  const unsigned mask = threadIdx.x < 32 || !exact_mask ? 0xffffffffu : 0x0000ffffu;
+  x[threadIdx.x] = __shfl_xor_sync(mask, static_cast<int>(threadIdx.x), 1);
+}
+
+TEST(CudaSim, PartialWarpTakesAMaskOfItsLanes) {
+  DeviceVec<int> x(48);
+  launch(partial_warp_kernel, 1, 48, x.p, false);
+  expect_fault({"mask names lanes that never reach it", "__shfl_xor_sync"});
+  launch(partial_warp_kernel, 1, 48, x.p, true);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess) << cudasim::last_fault();
+  const std::vector<int> got = x.host();
+  for (int i = 0; i < 48; ++i) EXPECT_EQ(got[static_cast<size_t>(i)], i ^ 1);
+}
+
 __global__ void early_return_kernel(float* x, int n) {
   if (static_cast<int>(threadIdx.x) >= n) return;  // the last threads leave before the barrier
   x[threadIdx.x] = 1;
