@@ -18,8 +18,9 @@
 // the orders, so running the tests in two orders finds it.
 //
 // Fibers switch with a few lines of x86-64 assembly (callee-saved registers and the stack
-// pointer) instead of swapcontext, which makes two system calls per switch: about 700 ns a
-// round trip against a few ns, and a launch of 2^20 threads switches 2^21 times.
+// pointer) instead of swapcontext, which makes two system calls per switch: a round trip
+// (there and back) measured 700 ns with swapcontext and 40 ns with this, and a launch of 2^20
+// threads makes 2^20 round trips.
 // AddressSanitizer is told about every switch (__sanitizer_start/finish_switch_fiber).
 #include <sys/mman.h>
 
