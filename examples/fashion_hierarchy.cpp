@@ -1,5 +1,5 @@
 // examples/fashion_hierarchy.cpp: the hierarchical-loss w-sweep of examples/pets_hierarchy.cpp on
-// a second real data set, Fashion-MNIST (issue 6), small enough to run on a CPU.
+// a second real data set, Fashion-MNIST, small enough to run on a CPU.
 //
 //   data:   Fashion-MNIST IDX files (gzipped or raw): the 60,000 training images train (or the
 //           first --limit of them), the official 10,000 test images are the validation set

@@ -1,5 +1,5 @@
-// examples/hier_resnet.cpp: seed 001's two-headed hierarchical ResNet-18 ("Image Classification
-// using Hierarchical Layers", ../shared/seeds/001_*), on Oxford-IIIT Pets, with Ember.
+// examples/hier_resnet.cpp: the two-headed hierarchical ResNet-18 ("Image Classification
+// using Hierarchical Layers"), on Oxford-IIIT Pets, with Ember.
 //
 //   body:   ResNet-18 up to layer4 (cut as cnn_learner does), frozen (no parameter trains; its
 //           BatchNorm layers still use batch statistics in training, as model.train() does in the
@@ -167,7 +167,7 @@ nn::StateDict clone_state(const nn::Module& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Ember: seed 001's two-headed hierarchical ResNet-18 on Oxford-IIIT Pets"};
+  CLI::App app{"Ember: two-headed hierarchical ResNet-18 on Oxford-IIIT Pets"};
   PetsFlags flags;
   flags.add_to(app);  // --data --bs --size --weights --no-pretrained --strict --threads --device
   std::string out = "hier_resnet_out", few_shot_text, holdout_name = "Bengal", checkpoint;

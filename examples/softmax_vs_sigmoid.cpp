@@ -1,5 +1,5 @@
-// examples/softmax_vs_sigmoid.cpp: seed 004 ("Comparing the loss functions of label and
-// classification models", ../shared/seeds/004_*) on Oxford-IIIT Pets, with Ember.
+// examples/softmax_vs_sigmoid.cpp: a reproduction of "Comparing the loss functions of label and
+// classification models" on Oxford-IIIT Pets, with Ember.
 //
 // The same net is trained twice from the same init: cnn_learner(resnet18, 37) (learner/Vision.h),
 // frozen as fastai leaves it, learn.fit(--epochs, --lr) as the seed's learn.fit(5):
@@ -133,7 +133,7 @@ DomainStats stats(const std::string& model, const std::string& domain, const Ten
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Ember: seed 004, softmax + cross-entropy against sigmoid + BCE on Pets, in and out of domain"};
+  CLI::App app{"Ember: softmax + cross-entropy against sigmoid + BCE on Pets, in and out of domain"};
   PetsFlags flags;
   flags.add_to(app);  // --data --bs --size --weights --no-pretrained --strict --threads --device
   std::string out = "softmax_vs_sigmoid_out", ood = "mnist", mnist, checkpoint;

@@ -1,4 +1,4 @@
-// learner/HierMetrics.h: hierarchy-aware metrics (issue 6) and the CRM decision rule.
+// learner/HierMetrics.h: hierarchy-aware metrics and the CRM decision rule.
 // Formulas and sources: docs/hierarchy.md. The tree and the losses: nn/Hierarchy.h.
 //
 //   auto tree = hier::ClassTree::from_rule(vocab, [](const std::string& c) {

@@ -1,4 +1,4 @@
-// nn/Hierarchy.h: class hierarchies (ClassTree) and the hierarchy-aware losses of issue 6.
+// nn/Hierarchy.h: class hierarchies (ClassTree) and the hierarchy-aware losses.
 // Everything here lives in namespace ember::hier. docs/hierarchy.md has the formulas and sources;
 // the metrics (accuracy per level, mistake severity, hd@k, CRM) are in learner/HierMetrics.h.
 //
