@@ -3,6 +3,7 @@
 #pragma once
 
 #include "autograd/Node.h"
+#include "autograd/Ops.h"
 #include "autograd/gradcheck.h"
 #include "learner/Learner.h"
 #include "learner/Vision.h"

@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -72,7 +72,7 @@ namespace detail {
       ::ember::cuda::detail::throw_cublas_error(ember_cublas_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
-// "cuDNN error: cudnnConvolutionForward(...) failed at cuda/ConvNet.cu:210:
+// "cuDNN error: cudnnConvolutionForward(...) failed at cuda/Conv.cu:210:
 //  CUDNN_STATUS_NOT_SUPPORTED (<cuDNN's own message for the last failure>)"
 #define CUDNN_CHECK(expr)                                                                   \
   do {                                                                                      \

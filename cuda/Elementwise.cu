@@ -16,8 +16,11 @@
 #include <cstring>
 #include <type_traits>
 
+#include "cuda/CudaBackend.h"
 #include "cuda/Launch.h"
 #include "tensor/Dispatch.h"
+#include "tensor/Random.h"
+#include "tensor/LoopPlan.h"
 
 namespace ember {
 namespace cuda {
@@ -25,53 +28,12 @@ namespace detail {
 namespace {
 
 // ---------------------------------------------------------------------------
-// Plans
-template <int N>
-struct LoopPlan {
-  int ndim = 0;
-  int64_t shape[kMaxDims];
-  int64_t stride[N][kMaxDims];  // bytes
-  char* base[N];
-};
-
+// Plans (LoopPlan and make_plan: tensor/LoopPlan.h)
 template <int N>
 struct LinearPlan {  // after merging: at most one dim
   char* base[N];
   int64_t stride[N];  // bytes; 0 for a broadcast scalar
 };
-
-template <int N>
-LoopPlan<N> make_plan(const KView* const (&v)[N]) {
-  LoopPlan<N> p;
-  const KView& ref = *v[0];
-  for (int d = 0; d < ref.ndim; ++d) {
-    if (ref.shape[d] == 1) continue;
-    p.shape[p.ndim] = ref.shape[d];
-    for (int k = 0; k < N; ++k)
-      p.stride[k][p.ndim] = v[k]->strides[d] * static_cast<int64_t>(dtype_size(v[k]->dtype));
-    ++p.ndim;
-  }
-  for (int k = 0; k < N; ++k) p.base[k] = v[k]->data;
-  // Merge dim d into the one before it when every view steps through both as one run.
-  int out = 0;
-  for (int d = 0; d < p.ndim; ++d) {
-    if (out > 0) {
-      bool merge = true;
-      for (int k = 0; k < N; ++k)
-        merge = merge && p.stride[k][out - 1] == p.stride[k][d] * p.shape[d];
-      if (merge) {
-        p.shape[out - 1] *= p.shape[d];
-        for (int k = 0; k < N; ++k) p.stride[k][out - 1] = p.stride[k][d];
-        continue;
-      }
-    }
-    p.shape[out] = p.shape[d];
-    for (int k = 0; k < N; ++k) p.stride[k][out] = p.stride[k][d];
-    ++out;
-  }
-  p.ndim = out;
-  return p;
-}
 
 // ---------------------------------------------------------------------------
 // The two generic kernels. body(ptr) reads and writes element ptr[k] of view k.
@@ -191,10 +153,14 @@ void binary_t(const char* name, const KView& dst, const KView& a, const KView& b
 }
 
 }  // namespace
+}  // namespace detail
+
+using namespace detail;  // the kernels and helpers above
 
 // ---------------------------------------------------------------------------
 // Launchers (cuda/Launch.h)
-void copy(const KView& dst, const KView& src) {
+void CudaBackend::copy(const KView& dst, const KView& src) {
+  const DeviceGuard guard(index_);
   dispatch_all(dst.dtype, [&](auto dtag) {
     dispatch_all(src.dtype, [&](auto stag) {
       using D = decltype(dtag);
@@ -205,7 +171,8 @@ void copy(const KView& dst, const KView& src) {
   });
 }
 
-void fill(const KView& dst, double value) {
+void CudaBackend::fill(const KView& dst, double value) {
+  const DeviceGuard guard(index_);
   dispatch_all(dst.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T typed = math::convert<T>(value);
@@ -216,42 +183,22 @@ void fill(const KView& dst, double value) {
   });
 }
 
-void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) {
-  dispatch_float(dst.dtype, op_name(op), [&](auto tag) {
-    using T = decltype(tag);
-    switch (op) {
-#define EMBER_UNARY(Name, expr) \
-  case UnaryOp::Name: unary_t<T, fn::Name>(#Name, dst, x, p0, p1); break;
-#include "tensor/ElementwiseOps.def"
-    }
+void CudaBackend::unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) {
+  const DeviceGuard guard(index_);
+  dispatch_unary(op, dst.dtype, [&](auto tag, auto f) {
+    unary_t<decltype(tag), decltype(f)>(op_name(op), dst, x, p0, p1);
   });
 }
 
-void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0, double p1) {
-  if (binary_is_float_only(op)) {
-    dispatch_float(dst.dtype, op_name(op), [&](auto tag) {
-      using T = decltype(tag);
-      switch (op) {
-#define EMBER_BINARY_FLOAT(Name, expr) \
-  case BinaryOp::Name: binary_t<T, fn::Name>(#Name, dst, a, b, p0, p1); break;
-#include "tensor/ElementwiseOps.def"
-        default: break;
-      }
-    });
-    return;
-  }
-  dispatch_numeric(dst.dtype, op_name(op), [&](auto tag) {
-    using T = decltype(tag);
-    switch (op) {
-#define EMBER_BINARY(Name, expr) \
-  case BinaryOp::Name: binary_t<T, fn::Name>(#Name, dst, a, b, p0, p1); break;
-#include "tensor/ElementwiseOps.def"
-      default: break;
-    }
+void CudaBackend::binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0, double p1) {
+  const DeviceGuard guard(index_);
+  dispatch_binary(op, dst.dtype, [&](auto tag, auto f) {
+    binary_t<decltype(tag), decltype(f)>(op_name(op), dst, a, b, p0, p1);
   });
 }
 
-void where(const KView& dst, const KView& cond, const KView& a, const KView& b) {
+void CudaBackend::where(const KView& dst, const KView& cond, const KView& a, const KView& b) {
+  const DeviceGuard guard(index_);
   dispatch_all(cond.dtype, [&](auto ctag) {
     dispatch_bits(dst.dtype, [&](auto utag) {
       using C = decltype(ctag);
@@ -262,6 +209,50 @@ void where(const KView& dst, const KView& cond, const KView& a, const KView& b) 
   });
 }
 
+namespace detail {
+namespace {
+
+// random: element i is a function of (seed, offset + i), the formulas of the CPU
+// backend (tensor/Random.h), so one seed gives the same numbers on both.
+template <class T>
+__global__ void random_kernel(T* out, int64_t n, RandomDist dist, uint64_t seed, uint64_t offset,
+                              double a, double b) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const uint64_t c = offset + static_cast<uint64_t>(i);
+    out[i] = static_cast<T>(dist == RandomDist::Uniform ? a + (b - a) * philox::uniform(c, seed)
+                                                       : a + b * philox::normal(c, seed));
+  }
+}
+
+__global__ void random_bits_kernel(int64_t* out, int64_t n, uint64_t seed, uint64_t offset) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    out[i] = static_cast<int64_t>(philox::bits64(offset + static_cast<uint64_t>(i), seed));
+}
+
+}  // namespace
 }  // namespace detail
+
+void CudaBackend::random(const KView& dst, RandomDist dist, uint64_t seed, uint64_t offset, double a,
+            double b) {
+  const DeviceGuard guard(index_);
+  const int64_t n = dst.numel();
+  if (n == 0) return;
+  if (dist == RandomDist::Bits64) {
+    EMBER_CHECK(dst.dtype == DType::i64, "random: 64-bit draws need an i64 tensor, got ",
+                dtype_name(dst.dtype));
+    launch(random_bits_kernel, detail::blocks_for(n), detail::kThreads, reinterpret_cast<int64_t*>(dst.data), n,
+                                                                    seed, offset);
+  } else {
+    dispatch_float(dst.dtype, "random", [&](auto tag) {
+      using T = decltype(tag);
+      launch(random_kernel<T>, detail::blocks_for(n), detail::kThreads, reinterpret_cast<T*>(dst.data), n, dist,
+                                                                    seed, offset, a, b);
+    });
+  }
+  detail::after_launch("random");
+}
+
 }  // namespace cuda
 }  // namespace ember

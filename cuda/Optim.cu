@@ -1,6 +1,7 @@
 // cuda/Optim.cu: the fused optimizer steps (Backend::adam_step, sgd_step): one grid-stride
 // kernel each, on the per-element math of tensor/OptimMath.h that the CPU loop also runs.
 #include "cuda/Cuda.h"
+#include "cuda/CudaBackend.h"
 #include "cuda/Launch.h"
 #include "tensor/Dispatch.h"
 #include "tensor/OptimMath.h"
@@ -28,8 +29,12 @@ __global__ void sgd_kernel(int64_t n, T* p, const T* g, T* buf, SgdStep a) {
 }
 
 }  // namespace
+}  // namespace detail
 
-void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) {
+using namespace detail;  // the kernels and helpers above
+
+void CudaBackend::adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) {
+  const DeviceGuard guard(index_);
   if (n == 0) return;
   dispatch_float(t, "adam_step", [&](auto tag) {
     using T = decltype(tag);
@@ -39,7 +44,8 @@ void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, con
   after_launch("adam_step");
 }
 
-void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) {
+void CudaBackend::sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) {
+  const DeviceGuard guard(index_);
   if (n == 0) return;
   dispatch_float(t, "sgd_step", [&](auto tag) {
     using T = decltype(tag);
@@ -48,6 +54,5 @@ void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdSt
   after_launch("sgd_step");
 }
 
-}  // namespace detail
 }  // namespace cuda
 }  // namespace ember

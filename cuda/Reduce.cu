@@ -1,6 +1,6 @@
 // cuda/Reduce.cu: sum/max/min over any dims, argmax/argmin, and the softmax rows.
 //
-// reduce: like the CPU (tensor/cpu/CpuBackend.cpp, reduce_impl) the host splits src's
+// reduce: like the CPU (tensor/cpu/Reduce.cpp, reduce_impl) the host splits src's
 // dims into kept dims (K outputs) and reduced dims (R inputs per output), drops
 // size-1 dims and merges runs that are contiguous. Then one of two kernels:
 //   - block per output: 256 threads stride over the R inputs, then a warp-shuffle
@@ -17,6 +17,7 @@
 // of exponentials are warp-shuffle all-reductions. Same formulas as the CPU rows.
 #include <algorithm>
 
+#include "cuda/CudaBackend.h"
 #include "cuda/Launch.h"
 #include "tensor/Dispatch.h"
 
@@ -307,10 +308,14 @@ __global__ void softmax_backward_kernel(T* gx, const T* gy, const T* y, int64_t 
 unsigned int row_blocks(int64_t rows) { return blocks_for(rows * 32); }  // a warp per row
 
 }  // namespace
+}  // namespace detail
+
+using namespace detail;  // the kernels and helpers above
 
 // ---------------------------------------------------------------------------
 // Launchers (cuda/Launch.h)
-void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) {
+void CudaBackend::reduce(ReduceOp op, const KView& dst, const KView& src, double scale) {
+  const DeviceGuard guard(index_);
   dispatch_numeric(src.dtype, "reduce", [&](auto tag) {
     using T = decltype(tag);
     switch (op) {
@@ -321,7 +326,8 @@ void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) {
   });
 }
 
-void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) {
+void CudaBackend::arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) {
+  const DeviceGuard guard(index_);
   dispatch_numeric(src.dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
     using T = decltype(tag);
     const int64_t outputs = src.shape[dim] == 0 ? 0 : src.numel() / src.shape[dim];
@@ -331,7 +337,8 @@ void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) {
   });
 }
 
-void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) {
+void CudaBackend::softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) {
+  const DeviceGuard guard(index_);
   const char* name = log ? "log_softmax" : "softmax";
   dispatch_float(t, name, [&](auto tag) {
     using T = decltype(tag);
@@ -344,8 +351,9 @@ void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t co
   });
 }
 
-void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
+void CudaBackend::softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
                       int64_t cols) {
+  const DeviceGuard guard(index_);
   const char* name = log ? "log_softmax_backward" : "softmax_backward";
   dispatch_float(t, name, [&](auto tag) {
     using T = decltype(tag);
@@ -359,6 +367,5 @@ void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y
   });
 }
 
-}  // namespace detail
 }  // namespace cuda
 }  // namespace ember

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

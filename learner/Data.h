@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -30,6 +30,7 @@
 
 #include "learner/Metrics.h"
 #include "nn/Hierarchy.h"
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

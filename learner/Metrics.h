@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "nn/Module.h"
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "nn/Loss.h"
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

@@ -167,16 +167,15 @@ void SGD::step_fused() {
       SgdStep a;
       a.lr = h.lr, a.momentum = h.momentum, a.dampening = h.dampening, a.nesterov = h.nesterov;
       a.weight_decay = wd_on(g, i) ? h.weight_decay : 0.0;
-      void* buf = nullptr;
+      Tensor buf;
       if (h.momentum != 0) {
         ParamState& s = state(p);
         a.first = !s.buf1.defined();
         if (a.first) s.buf1 = empty_like(p);
         ++s.step;
-        buf = s.buf1.raw_data();
+        buf = s.buf1;
       }
-      backend_for(p.device()).sgd_step(p.dtype(), p.numel(), p.raw_data(), grad.raw_data(), buf, a);
-      raw::bump_version(p);
+      raw::sgd_step(p, grad, buf, a);
     }
   }
 }
@@ -199,9 +198,7 @@ void Adam::step_fused() {
       a.weight_decay = wd_on(g, i) ? h.weight_decay : 0.0;
       a.bias1 = 1.0 - std::pow(h.momentum, static_cast<double>(s.step));
       a.bias2 = 1.0 - std::pow(h.beta2, static_cast<double>(s.step));
-      backend_for(p.device()).adam_step(p.dtype(), p.numel(), p.raw_data(), grad.raw_data(), s.buf1.raw_data(),
-                                        s.buf2.raw_data(), a);
-      raw::bump_version(p);
+      raw::adam_step(p, grad, s.buf1, s.buf2, a);
     }
   }
 }

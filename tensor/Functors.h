@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "tensor/Dispatch.h"
 #include "tensor/Math.h"
 
 namespace ember {
@@ -45,5 +46,42 @@ namespace fn {
 #define EMBER_BINARY_FLOAT(Name, expr) EMBER_BINARY(Name, expr)
 #include "tensor/ElementwiseOps.def"
 }  // namespace fn
+
+// The one switch over the list, shared by both backends: runs f(T{}, fn::Name{}) with the C++
+// type of dtype `t` and the functor of `op`. Float-only kernels are instantiated for f32/f64
+// only; the others also for i64. An unsupported dtype throws naming the op ("exp: dtype i64 ...").
+template <class F>
+void dispatch_unary(UnaryOp op, DType t, F&& f) {
+  dispatch_float(t, op_name(op), [&](auto tag) {
+    switch (op) {
+#define EMBER_UNARY(Name, expr) \
+  case UnaryOp::Name: f(tag, fn::Name{}); break;
+#include "tensor/ElementwiseOps.def"
+    }
+  });
+}
+
+template <class F>
+void dispatch_binary(BinaryOp op, DType t, F&& f) {
+  if (binary_is_float_only(op)) {
+    dispatch_float(t, op_name(op), [&](auto tag) {
+      switch (op) {
+#define EMBER_BINARY_FLOAT(Name, expr) \
+  case BinaryOp::Name: f(tag, fn::Name{}); break;
+#include "tensor/ElementwiseOps.def"
+        default: break;
+      }
+    });
+    return;
+  }
+  dispatch_numeric(t, op_name(op), [&](auto tag) {
+    switch (op) {
+#define EMBER_BINARY(Name, expr) \
+  case BinaryOp::Name: f(tag, fn::Name{}); break;
+#include "tensor/ElementwiseOps.def"
+      default: break;
+    }
+  });
+}
 
 }  // namespace ember

@@ -1,7 +1,7 @@
 // tensor/Math.h: scalar math usable in host and device code (EMBER_HD), with float
 // and double overloads, so an elementwise functor is written once for CPU and CUDA.
 //
-// float exp on the host is tensor/cpu/VecMath.h's exp_f32 (branch-free, so CPU loops
+// float exp on the host is tensor/VecMath.h's exp_f32 (branch-free, so CPU loops
 // vectorise it; within 1 ulp); device code keeps CUDA's expf.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "tensor/cpu/VecMath.h"
+#include "tensor/VecMath.h"
 
 #ifdef __CUDACC__
 #define EMBER_HD __host__ __device__
@@ -33,7 +33,7 @@ EMBER_HD inline float exp(float x) {
 #ifdef __CUDA_ARCH__
   return ::expf(x);
 #else
-  return cpu::exp_f32(x);
+  return exp_f32(x);
 #endif
 }
 EMBER_HD inline double exp(double x) { return ::exp(x); }

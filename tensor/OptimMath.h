@@ -1,5 +1,5 @@
 // tensor/OptimMath.h: the per-element math of the fused optimizer steps, written once for
-// the CPU loop (tensor/cpu/CpuBackend.cpp) and the CUDA kernel (cuda/Optim.cu).
+// the CPU loop (tensor/cpu/Optim.cpp) and the CUDA kernel (cuda/Optim.cu).
 //
 // They compute exactly what optim::SGD / optim::Adam's tensor-op steps (optim/Optimizer.cpp,
 // exercise 8) compute, element by element, in one pass instead of ~10 over the parameters.

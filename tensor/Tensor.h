@@ -1,13 +1,15 @@
-// tensor/Tensor.h: the Tensor handle, its storage, and every op a user calls.
+// tensor/Tensor.h: the Tensor handle, its storage, the factories and the random generator.
 //
 // A Tensor is a cheap handle (a shared_ptr) to a TensorImpl: shape, strides (in
 // elements), an offset, and a dtype over a refcounted Storage. Views (reshape,
 // permute, narrow, expand, ...) make a new TensorImpl over the same Storage.
 //
 // Where things are defined:
-//   tensor/Tensor.cpp      metadata, storage, factories, printing (no autograd)
-//   autograd/ops/*.cpp     every op below that computes or views: its forward,
-//                          its backward, side by side (see docs/architecture.md)
+//   tensor/*.cpp           metadata, storage, factories, printing, conversions (no autograd)
+//   autograd/ops/*.cpp     the methods below that compute or view (sum, reshape, ...), each
+//                          with its backward beside it (see docs/architecture.md); the free
+//                          functions (add, matmul, conv2d, cross_entropy, ...) are declared
+//                          beside them in autograd/ops/*.h, all included by autograd/Ops.h
 // Exercises touching this file: 1 (strides and views), 2 (broadcasting).
 #pragma once
 
@@ -251,112 +253,8 @@ Tensor randperm(int64_t n, TensorOptions opt = DType::i64);
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t offset = 0);
 
 // ---------------------------------------------------------------------------
-// Elementwise math with NumPy broadcasting (autograd/ops/elementwise.cpp).
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);
-Tensor minimum(const Tensor& a, const Tensor& b);
-Tensor xlogy(const Tensor& x, const Tensor& y);  // x*log(y), 0 where x == 0
-Tensor log1p(const Tensor& x);
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond != 0 picks a
-// Comparisons give 0/1 in the dtype of the inputs; not differentiable.
-Tensor eq(const Tensor& a, const Tensor& b);
-Tensor ne(const Tensor& a, const Tensor& b);
-Tensor lt(const Tensor& a, const Tensor& b);
-Tensor le(const Tensor& a, const Tensor& b);
-Tensor gt(const Tensor& a, const Tensor& b);
-Tensor ge(const Tensor& a, const Tensor& b);
-
-Tensor operator+(const Tensor& a, const Tensor& b);
-Tensor operator-(const Tensor& a, const Tensor& b);
-Tensor operator*(const Tensor& a, const Tensor& b);
-Tensor operator/(const Tensor& a, const Tensor& b);
-Tensor operator-(const Tensor& a);
-Tensor operator+(const Tensor& a, double s);
-Tensor operator-(const Tensor& a, double s);
-Tensor operator*(const Tensor& a, double s);
-Tensor operator/(const Tensor& a, double s);
-Tensor operator+(double s, const Tensor& a);
-Tensor operator-(double s, const Tensor& a);
-Tensor operator*(double s, const Tensor& a);
-Tensor operator/(double s, const Tensor& a);
-
 // The shape two shapes broadcast to; throws "<op>: cannot broadcast [3, 4] with [5]".
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadcast");
-// Sums `g` down to `shape` (the reverse of broadcasting); used by backward.
-Tensor sum_to(const Tensor& g, const Shape& shape);
-
-// ---------------------------------------------------------------------------
-// Linear algebra (autograd/ops/linalg.cpp).
-// [n, k] @ [k, m]; batched [..., n, k] @ [..., k, m] with broadcast batch dims; 1-D as in NumPy.
-Tensor matmul(const Tensor& a, const Tensor& b);
-// x [..., in] , weight [out, in], bias [out] (optional) -> [..., out]
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
-
-// Softmax family over one dim (autograd/ops/softmax.cpp).
-Tensor softmax(const Tensor& x, int64_t dim);
-Tensor log_softmax(const Tensor& x, int64_t dim);
-
-// ---------------------------------------------------------------------------
-// Conv nets, NCHW (autograd/ops/conv.cpp, pool.cpp, norm.cpp). A 3-D input [C, H, W] is
-// one image. Sizes are {height, width}.
-using Size2 = std::array<int64_t, 2>;
-struct Conv2dParams {
-  Size2 stride{1, 1}, padding{0, 0}, dilation{1, 1};
-  int64_t groups = 1;
-};
-// x [N, C, H, W], weight [K, C / groups, kh, kw], bias [K] (optional) -> [N, K, OH, OW].
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dParams p = {});
-struct Pool2dParams {
-  Size2 kernel{1, 1};
-  Size2 stride{0, 0};  // 0: the kernel size
-  Size2 padding{0, 0};
-  bool ceil_mode = false;
-  bool count_include_pad = true;  // avg_pool2d only
-};
-Tensor max_pool2d(const Tensor& x, Pool2dParams p);
-Tensor avg_pool2d(const Tensor& x, Pool2dParams p);
-Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
-Tensor adaptive_max_pool2d(const Tensor& x, Size2 output_size);
-// Normalises each channel of x [N, C, ...]. training: batch statistics, and running_mean /
-// running_var (when defined) are updated in place with `momentum` (unbiased variance), as
-// PyTorch does; otherwise the running statistics are used. weight/bias [C] are optional.
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
-
-// ---------------------------------------------------------------------------
-// Indexing (autograd/ops/index.cpp).
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-D i64
-Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // index: same ndim, i64
-// out = x with out[...index[i]...] += src[i] along dim (not in place).
-Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
-Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype = DType::f32);
-std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
-Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
-Tensor cat(const TensorList& xs, int64_t dim = 0);
-Tensor stack(const TensorList& xs, int64_t dim = 0);
-
-// ---------------------------------------------------------------------------
-// Losses (autograd/ops/loss.cpp). Targets never get gradients except where noted.
-enum class Reduction { None, Mean, Sum };
-struct CrossEntropyOptions {
-  Reduction reduction = Reduction::Mean;
-  int64_t ignore_index = -100;
-  double label_smoothing = 0.0;
-};
-// logits [N, C] (or [N, C, d...]); target: i64 class indices [N] or f32 probabilities [N, C].
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOptions opt = {});
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r = Reduction::Mean,
-                int64_t ignore_index = -100);
-Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction r = Reduction::Mean);
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r = Reduction::Mean);
-Tensor bce_with_logits(const Tensor& logits, const Tensor& target, Reduction r = Reduction::Mean);
-// input holds log-probabilities; `batchmean` divides the sum by the batch size as PyTorch does.
-enum class KLReduction { None, Mean, Sum, BatchMean };
-Tensor kl_div(const Tensor& input, const Tensor& target, KLReduction r = KLReduction::Mean);
 
 // ---------------------------------------------------------------------------
 // Helpers for code that loops over dims.

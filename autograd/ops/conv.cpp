@@ -4,8 +4,11 @@
 //   dx = conv2d_backward_input(dy, w)     (the adjoint: a "transposed convolution")
 //   dw = conv2d_backward_weight(dy, x)    (correlation of the input with dy)
 //   db = sum of dy over n, oh, ow
-// The CPU runs im2col + GEMM (tensor/cpu/ConvKernels.cpp), CUDA runs cuDNN. Gradients are
+// The CPU runs im2col + GEMM (tensor/cpu/Conv.cpp), CUDA runs cuDNN. Gradients are
 // computed only for inputs that need them: a frozen layer's weight gets none.
+#include "autograd/ops/conv.h"
+
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

@@ -4,6 +4,9 @@
 // math), the backward sits right below it. Broadcast inputs get their grads summed
 // back to their own shape with sum_to.
 // Exercises: 2 (broadcasting: sum_to), 3 (sigmoid forward and backward).
+#include "autograd/ops/elementwise.h"
+
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

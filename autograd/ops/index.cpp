@@ -3,9 +3,12 @@
 //   gather:       out[i][j] = x[i][index[i][j]]          (dim = 1)
 //   backward:     dx[i][index[i][j]] += dout[i][j]       (a scatter_add)
 // index_select is gather with a broadcast index, so both share the two kernels.
+#include "autograd/ops/index.h"
+
 #include <algorithm>
 #include <numeric>
 
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

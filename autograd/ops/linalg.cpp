@@ -6,6 +6,9 @@
 // Transposed operands are passed to gemm as flags, never copied: a view whose last
 // two dims are column-major (stride[-2] == 1) is "A^T" of a row-major matrix.
 // Exercise 5 (matmul backward) touches the backward lambda of matmul.
+#include "autograd/ops/linalg.h"
+
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

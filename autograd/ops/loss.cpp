@@ -4,9 +4,12 @@
 // Conventions follow PyTorch: reduction Mean averages over all elements (for
 // nll/cross_entropy: over the targets that are not ignored).
 // Exercise 7 (the L1 loss of the MNIST example) touches l1_loss.
+#include "autograd/ops/loss.h"
+
 #include <algorithm>
 #include <cmath>
 
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

@@ -10,6 +10,9 @@
 // as PyTorch does: running = (1 - momentum) * running + momentum * batch.
 // The per-channel [C] arithmetic is ordinary tensor math under NoGradGuard; the passes over
 // x are the backend's channel kernels.
+#include "autograd/ops/norm.h"
+
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

@@ -4,6 +4,9 @@
 //   avg:  y = sum over the window / d    dx[window] += dy / d
 // The windows (tensor/Backend.h, PoolGeom) follow PyTorch: fixed windows step by `stride`
 // from -padding; adaptive windows cover [floor(i*H/OH), ceil((i+1)*H/OH)).
+#include "autograd/ops/pool.h"
+
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

@@ -5,8 +5,11 @@
 // back into the base's shape: reshape back, permute back, or (for a slice) place
 // the grad into zeros.
 // Exercise 1 (strides and views) touches permute and slice.
+#include "autograd/ops/shape.h"
+
 #include <algorithm>
 
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 
@@ -208,8 +211,7 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
-  Tensor y = empty(shape(), TensorOptions(t, device()));
-  raw::copy(y, *this);
+  Tensor y = raw::to(*this, t, device());
   if (is_floating(t) && needs_grad({*this}))
     record("to", {*this}, y, [from = dtype()](const Tensor& g) { return TensorList{g.to(from)}; });
   return y;
@@ -217,8 +219,7 @@ Tensor Tensor::to(DType t) const {
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  Tensor y = empty(shape(), TensorOptions(dtype(), d));
-  raw::copy(y, *this);
+  Tensor y = raw::to(*this, dtype(), d);
   if (needs_grad({*this}))
     record("to", {*this}, y, [from = device()](const Tensor& g) { return TensorList{g.to(from)}; });
   return y;

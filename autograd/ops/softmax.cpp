@@ -4,6 +4,9 @@
 //   log_softmax:  y_i = x_i - m - log sum_j e^(x_j - m)     dx = dy - e^y * sum(dy)
 // m = max_j x_j keeps exp from overflowing. The dim is moved last so rows are contiguous.
 // Exercise 6 (a numerically stable log_softmax) touches the CPU row kernel.
+#include "autograd/ops/softmax.h"
+
+#include "autograd/Ops.h"
 #include "autograd/Node.h"
 #include "tensor/Raw.h"
 

@@ -236,7 +236,7 @@ bool backward_weight(const ConvGeom& g, const float* gy, const float* x, float* 
 }  // namespace cpu
 }  // namespace ember
 
-#else  // without oneDNN: every call declines, and ConvKernels.cpp's im2col path runs
+#else  // without oneDNN: every call declines, and Conv.cpp's im2col path runs
 
 namespace ember {
 namespace cpu {

@@ -1,7 +1,7 @@
 // tensor/cpu/Dnnl.h: f32 convolution on the CPU through oneDNN (Debian's libdnnl, the
 // library PyTorch's CPU convolutions use), when Ember is built with it (EMBER_WITH_DNNL).
 //
-// tensor/cpu/ConvKernels.cpp calls these first and falls back to its own im2col + GEMM
+// tensor/cpu/Conv.cpp calls these first and falls back to its own im2col + GEMM
 // when they return false (not built with oneDNN, f64, or EMBER_CPU_CONV=im2col in the
 // environment). Tensors stay NCHW: oneDNN picks its blocked layouts per geometry and the
 // reorders to and from them are part of each call. Primitives are cached per geometry.

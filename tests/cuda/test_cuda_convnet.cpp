@@ -1,5 +1,5 @@
 // tests/cuda/test_cuda_convnet.cpp: the conv-net kernels of the CUDA backend
-// (cuda/ConvNet.cu) against the CPU's (tensor/cpu/ConvKernels.cpp), entry by entry of
+// (cuda/Conv.cu, Pool.cu, Norm.cu) against the CPU's (tensor/cpu/Conv.cpp, Pool.cpp, Norm.cpp), entry by entry of
 // tensor/Backend.h, then a small conv net's forward and backward through the public ops.
 //
 // Every test that needs a GPU skips without one (as in test_cuda.cpp); the CUDNN_CHECK

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "datasets/Files.h"
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember_test {

@@ -39,5 +39,5 @@ TEST(Ex3_Sigmoid, NoHistoryWithoutGrad) {
   }
   EXPECT_FALSE(y.requires_grad()) << "record only when needs_grad({x})";
   EXPECT_TRUE(ex::throws_with([&] { from_vector(std::vector<int64_t>{1, 2}).sigmoid(); },
-                              "Sigmoid: needs a float tensor, got dtype i64"));
+                              "sigmoid: needs a float tensor, got dtype i64"));
 }

@@ -32,6 +32,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 namespace ember {

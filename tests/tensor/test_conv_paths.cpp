@@ -1,6 +1,6 @@
 // tests/tensor/test_conv_paths.cpp: the CPU's two f32 convolution paths agree: oneDNN
 // (tensor/cpu/Dnnl.cpp, when built with it) and Ember's own im2col + GEMM
-// (tensor/cpu/ConvKernels.cpp), forward, backward data and backward weights, over the
+// (tensor/cpu/Conv.cpp), forward, backward data and backward weights, over the
 // geometries a ResNet uses and the awkward ones (padding past the input, dilation, groups).
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 
 #include "autograd/Node.h"
 #include "tensor/cpu/Dnnl.h"
+#include "autograd/Ops.h"
 #include "tensor/Tensor.h"
 
 using namespace ember;

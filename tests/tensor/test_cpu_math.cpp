@@ -1,6 +1,6 @@
 // tests/tensor/test_cpu_math.cpp: the CPU fast paths against plain references.
 //
-//   exp_f32 (tensor/cpu/VecMath.h)   vs double-precision std::exp, in ulps, over a
+//   exp_f32 (tensor/VecMath.h)   vs double-precision std::exp, in ulps, over a
 //                                    sweep of every 127th float in [-105, 90] and specials
 //   exp / sigmoid / softmax kernels  vs std::exp references, including inf, NaN and
 //                                    huge inputs (the kernels are built -march=native,
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "ember.h"
-#include "tensor/cpu/VecMath.h"
+#include "tensor/VecMath.h"
 
 using namespace ember;
 
@@ -61,36 +61,36 @@ TEST(CpuMath, ExpWithinTwoUlpOverTheWholeRange) {
     float x;
     std::memcpy(&x, &bits, sizeof x);
     if (!(x >= -105.0f && x <= 90.0f)) continue;
-    const int64_t d = ulp_distance(cpu::exp_f32(x), ref_exp(x));
+    const int64_t d = ulp_distance(math::exp_f32(x), ref_exp(x));
     if (d > worst) { worst = d; worst_x = x; }
     ++checked;
   }
   EXPECT_GT(checked, 15000000);
-  EXPECT_LE(worst, 2) << "worst at x = " << worst_x << ": " << cpu::exp_f32(worst_x) << " vs " << ref_exp(worst_x);
+  EXPECT_LE(worst, 2) << "worst at x = " << worst_x << ": " << math::exp_f32(worst_x) << " vs " << ref_exp(worst_x);
 }
 
 TEST(CpuMath, ExpSpecialValues) {
-  EXPECT_EQ(cpu::exp_f32(0.0f), 1.0f);
-  EXPECT_EQ(cpu::exp_f32(-0.0f), 1.0f);
-  EXPECT_EQ(cpu::exp_f32(kInf), kInf);
-  EXPECT_EQ(cpu::exp_f32(-kInf), 0.0f);
-  EXPECT_TRUE(std::isnan(cpu::exp_f32(kNaN)));
-  EXPECT_TRUE(std::isnan(cpu::exp_f32(-kNaN)));
+  EXPECT_EQ(math::exp_f32(0.0f), 1.0f);
+  EXPECT_EQ(math::exp_f32(-0.0f), 1.0f);
+  EXPECT_EQ(math::exp_f32(kInf), kInf);
+  EXPECT_EQ(math::exp_f32(-kInf), 0.0f);
+  EXPECT_TRUE(std::isnan(math::exp_f32(kNaN)));
+  EXPECT_TRUE(std::isnan(math::exp_f32(-kNaN)));
   // Overflow edge: ln(FLT_MAX) = 88.7228391...
-  EXPECT_TRUE(std::isfinite(cpu::exp_f32(88.72283f)));
-  EXPECT_LE(ulp_distance(cpu::exp_f32(88.72283f), ref_exp(88.72283f)), 1);
-  EXPECT_EQ(cpu::exp_f32(88.7229f), kInf);
-  EXPECT_EQ(cpu::exp_f32(1000.0f), kInf);
-  EXPECT_EQ(cpu::exp_f32(std::numeric_limits<float>::max()), kInf);
+  EXPECT_TRUE(std::isfinite(math::exp_f32(88.72283f)));
+  EXPECT_LE(ulp_distance(math::exp_f32(88.72283f), ref_exp(88.72283f)), 1);
+  EXPECT_EQ(math::exp_f32(88.7229f), kInf);
+  EXPECT_EQ(math::exp_f32(1000.0f), kInf);
+  EXPECT_EQ(math::exp_f32(std::numeric_limits<float>::max()), kInf);
   // Underflow: subnormal results round once; below ln(2^-150) the result is 0.
   for (float x : {-87.3f, -90.0f, -100.0f, -103.0f, -103.9f})
-    EXPECT_LE(ulp_distance(cpu::exp_f32(x), ref_exp(x)), 1) << x;
-  EXPECT_EQ(cpu::exp_f32(-104.0f), 0.0f);
-  EXPECT_EQ(cpu::exp_f32(-1000.0f), 0.0f);
-  EXPECT_EQ(cpu::exp_f32(std::numeric_limits<float>::lowest()), 0.0f);
+    EXPECT_LE(ulp_distance(math::exp_f32(x), ref_exp(x)), 1) << x;
+  EXPECT_EQ(math::exp_f32(-104.0f), 0.0f);
+  EXPECT_EQ(math::exp_f32(-1000.0f), 0.0f);
+  EXPECT_EQ(math::exp_f32(std::numeric_limits<float>::lowest()), 0.0f);
   // Tiny arguments.
-  EXPECT_EQ(cpu::exp_f32(1e-30f), 1.0f);
-  EXPECT_EQ(cpu::exp_f32(std::numeric_limits<float>::denorm_min()), 1.0f);
+  EXPECT_EQ(math::exp_f32(1e-30f), 1.0f);
+  EXPECT_EQ(math::exp_f32(std::numeric_limits<float>::denorm_min()), 1.0f);
 }
 
 // --- kernels through the tensor API ------------------------------------------------

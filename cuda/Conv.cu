@@ -1,11 +1,5 @@
-// cuda/ConvNet.cu: the conv-net entries of tensor/Backend.h on the GPU.
-//
-//   conv2d, conv2d_backward_input, conv2d_backward_weight    cuDNN 9
-//   pool2d, pool2d_backward                                  own kernels (fixed and adaptive)
-//   channel_stats, channel_affine, channel_grad_sums,
-//   batch_norm_backward_input                                own kernels
-//
-// tensor/cpu/ConvKernels.cpp is the reference for every formula here.
+// cuda/Conv.cu: 2-D convolution on the GPU (conv2d and its two backwards), through cuDNN 9.
+// tensor/cpu/Conv.cpp is its twin and the reference for every formula here.
 //
 // Convolution uses cuDNN's descriptor API (cudnnConvolutionForward and the two backward
 // calls; marked legacy in cuDNN 9 but supported). Per geometry (device, dtype, sizes) a
@@ -20,15 +14,6 @@
 // call: everything runs on the legacy default stream, so the next user of the block is
 // ordered after cuDNN's kernels. A batch whose tensors would pass 2^31 elements is run in
 // chunks of images (cuDNN's descriptors take int sizes).
-//
-// Pooling: forward is one thread per output (the CPU's window, NaN wins a max and stops
-// the scan). Backward is one thread per input element that sums, in the CPU's order, the
-// outputs whose window covers it (max: those whose argmax is this element), so the result
-// is deterministic and matches the CPU's scatter bit for bit.
-//
-// Batch norm: per-channel sums run in double (as on the CPU), each channel split over
-// several blocks that write partial sums; a second kernel adds a channel's partials in a
-// fixed order. channel_stats is two passes (mean, then the biased variance about it).
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -43,6 +28,7 @@
 #include <vector>
 
 #include "cuda/Cuda.h"
+#include "cuda/CudaBackend.h"
 #include "cuda/Launch.h"
 #include "tensor/Dispatch.h"
 
@@ -51,31 +37,9 @@ namespace cuda {
 namespace detail {
 namespace {
 
-// ---------------------------------------------------------------------------
-// Small helpers
-
-// Scratch device memory, given back to the caching allocator when it goes out of scope.
-class Scratch {
- public:
-  explicit Scratch(size_t nbytes) : n_(nbytes), p_(nbytes ? scratch_allocate(nbytes) : nullptr) {}
-  ~Scratch() {
-    if (p_) scratch_free(p_, n_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  void* get() const { return p_; }
-
- private:
-  size_t n_;
-  void* p_;
-};
-
 void zero(void* p, int64_t count, DType t) {
   if (count > 0) CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<size_t>(count) * dtype_size(t), nullptr));
 }
-
-// ---------------------------------------------------------------------------
-// Convolution through cuDNN
 
 enum Dir { kForward = 0, kBackwardData = 1, kBackwardFilter = 2 };
 const char* const kDirName[3] = {"cudnnConvolutionForward", "cudnnConvolutionBackwardData",
@@ -302,8 +266,13 @@ const Scalars kScalars;
 size_t elem(DType t) { return dtype_size(t); }
 
 }  // namespace
+}  // namespace detail
 
-void conv2d(cudnnHandle_t h, DType t, const ConvGeom& g, const void* x, const void* w, void* y) {
+using namespace detail;  // the kernels and helpers above
+
+void CudaBackend::conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) {
+  const DeviceGuard guard(index_);
+  cudnnHandle_t h = dnn();
   const int64_t chunk = images_per_call(t, g);
   if (g.n * g.k * g.oh * g.ow == 0) return;
   if (g.c * g.h * g.w == 0 || g.kh * g.kw == 0) {  // nothing to sum over: zeros
@@ -330,7 +299,9 @@ void conv2d(cudnnHandle_t h, DType t, const ConvGeom& g, const void* x, const vo
   }
 }
 
-void conv2d_backward_input(cudnnHandle_t h, DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) {
+void CudaBackend::conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) {
+  const DeviceGuard guard(index_);
+  cudnnHandle_t h = dnn();
   const int64_t chunk = images_per_call(t, g);
   if (g.n * g.c * g.h * g.w == 0) return;
   if (g.k * g.oh * g.ow == 0 || g.kh * g.kw == 0) {
@@ -357,7 +328,9 @@ void conv2d_backward_input(cudnnHandle_t h, DType t, const ConvGeom& g, const vo
   }
 }
 
-void conv2d_backward_weight(cudnnHandle_t h, DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) {
+void CudaBackend::conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) {
+  const DeviceGuard guard(index_);
+  cudnnHandle_t h = dnn();
   const int64_t chunk = images_per_call(t, g);
   const int64_t wnumel = g.k * (g.c / g.groups) * g.kh * g.kw;
   if (wnumel == 0) return;
@@ -385,331 +358,6 @@ void conv2d_backward_weight(cudnnHandle_t h, DType t, const ConvGeom& g, const v
         });
   }
 }
-
-// ---------------------------------------------------------------------------
-// Pooling
-namespace {
-
-template <class T> __device__ T neg_inf();
-template <> __device__ float neg_inf<float>() { return __int_as_float(static_cast<int>(0xff800000u)); }
-template <> __device__ double neg_inf<double>() { return __longlong_as_double(static_cast<long long>(0xfff0000000000000ull)); }
-
-__device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-__device__ __forceinline__ int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
-struct Win {
-  int64_t lo, hi, size;  // clipped [lo, hi), and the divisor of an average
-};
-
-// Output i's window along one dim (tensor/Backend.h, PoolGeom; the CPU's window()).
-__device__ __forceinline__ Win pool_window(bool adaptive, int64_t i, int64_t in, int64_t out, int64_t k, int64_t s,
-                                           int64_t p, bool count_pad) {
-  if (adaptive) {
-    const int64_t lo = (i * in) / out, hi = ((i + 1) * in + out - 1) / out;
-    return {lo, hi, hi - lo};
-  }
-  int64_t lo = i * s - p, hi = imin(lo + k, in + p);
-  const int64_t padded = hi - lo;
-  lo = imax(lo, 0);
-  hi = imin(hi, in);
-  return {lo, hi, count_pad ? padded : hi - lo};
-}
-
-// The outputs [lo, hi) along one dim whose windows can hold input position i.
-//   adaptive: floor(o*in/out) <= i < ceil((o+1)*in/out)  <=>  floor(i*out/in) <= o < ceil((i+1)*out/in)
-//   fixed:    o*s - p <= i < o*s - p + k                  <=>  (i+p-k)/s < o <= (i+p)/s
-__device__ __forceinline__ void covering(bool adaptive, int64_t i, int64_t in, int64_t out, int64_t k, int64_t s,
-                                         int64_t p, int64_t& lo, int64_t& hi) {
-  if (adaptive) {
-    lo = (i * out) / in;
-    hi = ((i + 1) * out + in - 1) / in;
-  } else {
-    lo = i + p < k ? 0 : (i + p - k) / s + 1;
-    hi = (i + p) / s + 1;
-  }
-  lo = imax(lo, 0);
-  hi = imin(hi, out);
-}
-
-template <class T, bool MAX>
-__global__ void pool_forward_kernel(PoolGeom g, const T* x, T* y, int64_t* argmax, int64_t total) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += step) {
-    const int64_t ow = idx % g.ow, oh = (idx / g.ow) % g.oh, plane = idx / (g.ow * g.oh);
-    const T* in = x + plane * g.h * g.w;
-    const Win wh = pool_window(g.adaptive, oh, g.h, g.oh, g.kh, g.sh, g.ph, g.count_include_pad);
-    const Win ww = pool_window(g.adaptive, ow, g.w, g.ow, g.kw, g.sw, g.pw, g.count_include_pad);
-    if (MAX) {
-      T best = neg_inf<T>();
-      int64_t at = wh.lo * g.w + ww.lo;
-      bool nan = false;
-      for (int64_t ih = wh.lo; ih < wh.hi && !nan; ++ih)
-        for (int64_t iw = ww.lo; iw < ww.hi; ++iw) {
-          const T v = in[ih * g.w + iw];
-          if (v > best || v != v) {  // NaN wins and stays, as on the CPU
-            best = v;
-            at = ih * g.w + iw;
-            if (v != v) {
-              nan = true;
-              break;
-            }
-          }
-        }
-      y[idx] = best;
-      argmax[idx] = at;
-    } else {
-      T sum = 0;
-      for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
-        for (int64_t iw = ww.lo; iw < ww.hi; ++iw) sum += in[ih * g.w + iw];
-      y[idx] = sum / static_cast<T>(imax(1, wh.size * ww.size));
-    }
-  }
-}
-
-// One thread per input element: the sum over the outputs that reach it, in the order
-// the CPU adds them (output rows, then columns).
-template <class T, bool MAX>
-__global__ void pool_backward_kernel(PoolGeom g, const T* gy, const int64_t* argmax, T* gx, int64_t total) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += step) {
-    const int64_t iw = idx % g.w, ih = (idx / g.w) % g.h, plane = idx / (g.w * g.h);
-    const int64_t self = ih * g.w + iw, out0 = plane * g.oh * g.ow;
-    int64_t oh0, oh1, ow0, ow1;
-    covering(g.adaptive, ih, g.h, g.oh, g.kh, g.sh, g.ph, oh0, oh1);
-    covering(g.adaptive, iw, g.w, g.ow, g.kw, g.sw, g.pw, ow0, ow1);
-    T acc = 0;
-    for (int64_t oh = oh0; oh < oh1; ++oh) {
-      const Win wh = pool_window(g.adaptive, oh, g.h, g.oh, g.kh, g.sh, g.ph, g.count_include_pad);
-      if (ih < wh.lo || ih >= wh.hi) continue;
-      for (int64_t ow = ow0; ow < ow1; ++ow) {
-        const Win ww = pool_window(g.adaptive, ow, g.w, g.ow, g.kw, g.sw, g.pw, g.count_include_pad);
-        if (iw < ww.lo || iw >= ww.hi) continue;
-        const int64_t o = out0 + oh * g.ow + ow;
-        if (MAX) {
-          if (argmax[o] == self) acc += gy[o];
-        } else {
-          acc += gy[o] / static_cast<T>(imax(1, wh.size * ww.size));
-        }
-      }
-    }
-    gx[idx] = acc;
-  }
-}
-
-}  // namespace
-
-void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) {
-  const char* op = is_max ? "max_pool2d" : "avg_pool2d";
-  dispatch_float(t, op, [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = g.n * g.c * g.oh * g.ow;
-    if (total == 0) return;
-    const T* xs = static_cast<const T*>(x);
-    T* ys = static_cast<T*>(y);
-    if (is_max)
-      launch(pool_forward_kernel<T, true>, blocks_for(total), kThreads, g, xs, ys, argmax, total);
-    else
-      launch(pool_forward_kernel<T, false>, blocks_for(total), kThreads, g, xs, ys, argmax, total);
-    after_launch(op);
-  });
-}
-
-void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax, void* gx) {
-  const char* op = is_max ? "max_pool2d" : "avg_pool2d";
-  dispatch_float(t, op, [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = g.n * g.c * g.h * g.w;
-    if (total == 0) return;
-    const T* gys = static_cast<const T*>(gy);
-    T* gxs = static_cast<T*>(gx);
-    if (is_max)
-      launch(pool_backward_kernel<T, true>, blocks_for(total), kThreads, g, gys, argmax, gxs, total);
-    else
-      launch(pool_backward_kernel<T, false>, blocks_for(total), kThreads, g, gys, argmax, gxs, total);
-    after_launch(op);
-  });
-}
-
-// ---------------------------------------------------------------------------
-// Batch norm
-namespace {
-
-enum class ChannelSum { Mean, SqDev, Grad };
-
-__device__ __forceinline__ double warp_sum(double v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  return v;
-}
-
-// Every thread of the block calls it; thread 0 gets the block's sum.
-__device__ double block_sum(double v) {
-  __shared__ double part[32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  v = warp_sum(v);
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  const int nwarps = (blockDim.x + 31) >> 5;
-  v = lane < nwarps ? part[lane] : 0.0;
-  if (warp == 0) v = warp_sum(v);
-  __syncthreads();  // part is reused by the next call
-  return v;
-}
-
-// Block b sums chunk (b % chunks) of channel (b / chunks) over the n * s elements of
-// the channel, into partial[2b] (and partial[2b + 1] for Grad):
-//   Mean:  x           SqDev: (x - mean)^2, mean in double     Grad: gy, gy * (x - mean)
-template <class T, ChannelSum KIND>
-__global__ void channel_partial_kernel(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const double* dmean,
-                                       const T* mean, int chunks, double* partial) {
-  const int64_t ch = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
-  const int64_t len = n * s, j0 = len * chunk / chunks, j1 = len * (chunk + 1) / chunks;
-  double a = 0, b = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-    const int64_t bi = j / s, off = (bi * c + ch) * s + (j - bi * s);
-    if (KIND == ChannelSum::Mean) {
-      a += static_cast<double>(x[off]);
-    } else if (KIND == ChannelSum::SqDev) {
-      const double d = static_cast<double>(x[off]) - dmean[ch];
-      a += d * d;
-    } else {
-      const T g = gy[off];
-      a += static_cast<double>(g);
-      b += static_cast<double>(g * (x[off] - mean[ch]));  // the product in T, as on the CPU
-    }
-  }
-  a = block_sum(a);
-  if (KIND == ChannelSum::Grad) b = block_sum(b);
-  if (threadIdx.x == 0) {
-    partial[2 * static_cast<int64_t>(blockIdx.x)] = a;
-    partial[2 * static_cast<int64_t>(blockIdx.x) + 1] = b;
-  }
-}
-
-// One thread per channel adds its chunks in order.
-//   Mean: dmean = out0 = sum / count    SqDev: out0 = sum / count    Grad: out0, out1 = the two sums
-template <class T, ChannelSum KIND>
-__global__ void channel_finish_kernel(int64_t c, int chunks, double count, const double* partial, double* dmean,
-                                      T* out0, T* out1) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t ch = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; ch < c; ch += step) {
-    double a = 0, b = 0;
-    for (int k = 0; k < chunks; ++k) {
-      a += partial[2 * (ch * chunks + k)];
-      b += partial[2 * (ch * chunks + k) + 1];
-    }
-    if (KIND == ChannelSum::Mean) {
-      dmean[ch] = a / count;
-      out0[ch] = static_cast<T>(a / count);
-    } else if (KIND == ChannelSum::SqDev) {
-      out0[ch] = static_cast<T>(a / count);
-    } else {
-      out0[ch] = static_cast<T>(a);
-      out1[ch] = static_cast<T>(b);
-    }
-  }
-}
-
-constexpr int kSumThreads = 256;
-
-// Blocks per channel: about 16 elements per thread, at most ~1024 blocks in all.
-int channel_chunks(int64_t n, int64_t c, int64_t s) {
-  const int64_t per_block = int64_t{kSumThreads} * 16;
-  const int64_t want = (n * s + per_block - 1) / per_block;
-  const int64_t cap = std::max<int64_t>(1, 1024 / std::max<int64_t>(1, c));
-  return static_cast<int>(std::clamp<int64_t>(want, 1, cap));
-}
-
-template <class T, ChannelSum KIND>
-void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, double* dmean,
-                  double* partial, int chunks, T* out0, T* out1) {
-  EMBER_CHECK(c * chunks <= INT_MAX, "batch_norm: ", c, " channels are too many for one launch");
-  launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, dmean, mean,
-                                                                                          chunks, partial);
-  after_launch("batch_norm");
-  const double count = static_cast<double>(std::max<int64_t>(1, n * s));
-  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, chunks, count, partial, dmean, out0, out1);
-  after_launch("batch_norm");
-}
-
-template <class T>
-__global__ void channel_affine_kernel(int64_t total, int64_t c, int64_t s, const T* x, const T* scale, const T* shift,
-                                      T* y) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int64_t ch = (i / s) % c;
-    y[i] = x[i] * scale[ch] + shift[ch];
-  }
-}
-
-template <class T>
-__global__ void bn_backward_input_kernel(int64_t total, int64_t c, int64_t s, const T* gy, const T* x, const T* mean,
-                                         const T* a, const T* b, const T* k, T* gx) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int64_t ch = (i / s) % c;
-    gx[i] = (gy[i] - a[ch] - (x[i] - mean[ch]) * b[ch]) * k[ch];
-  }
-}
-
-}  // namespace
-
-void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    if (c == 0) return;
-    const int chunks = channel_chunks(n, c, s);
-    Scratch buf(static_cast<size_t>(c * chunks * 2 + c) * sizeof(double));
-    double* partial = static_cast<double*>(buf.get());
-    double* dmean = partial + c * chunks * 2;
-    const T* xs = static_cast<const T*>(x);
-    channel_pass<T, ChannelSum::Mean>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, static_cast<T*>(mean),
-                                      nullptr);
-    channel_pass<T, ChannelSum::SqDev>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, static_cast<T*>(var),
-                                       nullptr);
-  });
-}
-
-void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
-                       void* sum_gy, void* sum_gy_xmu) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    if (c == 0) return;
-    const int chunks = channel_chunks(n, c, s);
-    Scratch buf(static_cast<size_t>(c * chunks * 2) * sizeof(double));
-    channel_pass<T, ChannelSum::Grad>(n, c, s, static_cast<const T*>(x), static_cast<const T*>(gy),
-                                      static_cast<const T*>(mean), nullptr, static_cast<double*>(buf.get()), chunks,
-                                      static_cast<T*>(sum_gy), static_cast<T*>(sum_gy_xmu));
-  });
-}
-
-void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
-                    void* y) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = n * c * s;
-    if (total == 0) return;
-    launch(channel_affine_kernel<T>, blocks_for(total), kThreads, total, c, s, static_cast<const T*>(x),
-                                                              static_cast<const T*>(scale),
-                                                              static_cast<const T*>(shift), static_cast<T*>(y));
-    after_launch("batch_norm");
-  });
-}
-
-void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
-                               const void* mean, const void* a, const void* b, const void* k, void* gx) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = n * c * s;
-    if (total == 0) return;
-    launch(bn_backward_input_kernel<T>, blocks_for(total), kThreads,
-        total, c, s, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<const T*>(mean),
-        static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
-    after_launch("batch_norm");
-  });
-}
-
-}  // namespace detail
 
 bool conv_ran_nondeterministic() { return detail::g_ran_nondeterministic.load(); }
 

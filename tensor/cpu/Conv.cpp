@@ -1,16 +1,24 @@
-// tensor/cpu/ConvKernels.cpp: convolution (im2col + OpenBLAS), pooling and batch-norm
-// kernels for the CPU backend. See ConvKernels.h for the layout.
-#include "tensor/cpu/ConvKernels.h"
-
+// tensor/cpu/Conv.cpp: 2-D convolution on the CPU, forward and both backwards. cuda/Conv.cu is
+// its twin (cuDNN).
+//
+// f32 goes to oneDNN when Ember is built with it (tensor/cpu/Dnnl.h); otherwise, and for f64:
+// Convolution is im2col + one OpenBLAS GEMM per group over a chunk of images:
+//   col [c/g * kh * kw, nb * oh * ow]     (every image of the chunk side by side)
+//   y_g [k/g, nb * oh * ow] = w_g [k/g, c/g * kh * kw] @ col
+// then y_g is copied into NCHW. Backward input is w_g^T @ gy_g followed by col2im
+// (a scatter-add of the columns back into the image); backward weight is gy_g @ col^T.
+// Putting the images side by side keeps the GEMM large when oh * ow is small (a 56-px
+// ResNet's last stage is 2x2). Scratch memory is a per-thread buffer that only grows.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <memory>
 #include <type_traits>
 
+#include "tensor/Dispatch.h"
+#include "tensor/cpu/CpuBackend.h"
 #include "tensor/cpu/Dnnl.h"
 #include "tensor/cpu/Loops.h"
 
@@ -217,174 +225,26 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   });
 }
 
-// ---------------------------------------------------------------------------
-// Pooling
-
-namespace {
-struct Window {
-  int64_t lo, hi, size;  // clipped [lo, hi) and the divisor for avg
-};
-Window window(bool adaptive, int64_t i, int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad) {
-  if (adaptive) {
-    const int64_t lo = (i * in) / out, hi = ((i + 1) * in + out - 1) / out;
-    return {lo, hi, hi - lo};
-  }
-  int64_t lo = i * s - p, hi = std::min(lo + k, in + p);
-  const int64_t padded = hi - lo;
-  lo = std::max<int64_t>(lo, 0);
-  hi = std::min(hi, in);
-  return {lo, hi, count_pad ? padded : hi - lo};
-}
-}  // namespace
-
-template <class T>
-void pool2d(bool is_max, const PoolGeom& g, const T* x, T* y, int64_t* argmax) {
-#pragma omp parallel for if (g.n * g.c * g.h * g.w >= 2 * kParallelGrain) schedule(static)
-  for (int64_t plane = 0; plane < g.n * g.c; ++plane) {
-    const T* in = x + plane * g.h * g.w;
-    T* out = y + plane * g.oh * g.ow;
-    int64_t* am = is_max ? argmax + plane * g.oh * g.ow : nullptr;
-    for (int64_t oh = 0; oh < g.oh; ++oh) {
-      const Window wh = window(g.adaptive, oh, g.h, g.oh, g.kh, g.sh, g.ph, g.count_include_pad);
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        const Window ww = window(g.adaptive, ow, g.w, g.ow, g.kw, g.sw, g.pw, g.count_include_pad);
-        if (is_max) {
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t at = wh.lo * g.w + ww.lo;
-          for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
-            for (int64_t iw = ww.lo; iw < ww.hi; ++iw) {
-              const T v = in[ih * g.w + iw];
-              if (v > best || std::isnan(v)) {  // NaN wins and stays, as in PyTorch
-                best = v;
-                at = ih * g.w + iw;
-                if (std::isnan(v)) goto done;
-              }
-            }
-        done:
-          out[oh * g.ow + ow] = best;
-          am[oh * g.ow + ow] = at;
-        } else {
-          T sum = 0;
-          for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
-            for (int64_t iw = ww.lo; iw < ww.hi; ++iw) sum += in[ih * g.w + iw];
-          out[oh * g.ow + ow] = sum / static_cast<T>(std::max<int64_t>(1, wh.size * ww.size));
-        }
-      }
-    }
-  }
+void CpuBackend::conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) {
+  dispatch_float(t, "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::conv2d<T>(g, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
+  });
 }
 
-template <class T>
-void pool2d_backward(bool is_max, const PoolGeom& g, const T* gy, const int64_t* argmax, T* gx) {
-#pragma omp parallel for if (g.n * g.c * g.h * g.w >= 2 * kParallelGrain) schedule(static)
-  for (int64_t plane = 0; plane < g.n * g.c; ++plane) {
-    T* out = gx + plane * g.h * g.w;
-    const T* in = gy + plane * g.oh * g.ow;
-    std::fill(out, out + g.h * g.w, T(0));
-    if (is_max) {
-      const int64_t* am = argmax + plane * g.oh * g.ow;
-      for (int64_t i = 0; i < g.oh * g.ow; ++i) out[am[i]] += in[i];
-      continue;
-    }
-    for (int64_t oh = 0; oh < g.oh; ++oh) {
-      const Window wh = window(g.adaptive, oh, g.h, g.oh, g.kh, g.sh, g.ph, g.count_include_pad);
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        const Window ww = window(g.adaptive, ow, g.w, g.ow, g.kw, g.sw, g.pw, g.count_include_pad);
-        const T v = in[oh * g.ow + ow] / static_cast<T>(std::max<int64_t>(1, wh.size * ww.size));
-        for (int64_t ih = wh.lo; ih < wh.hi; ++ih)
-          for (int64_t iw = ww.lo; iw < ww.hi; ++iw) out[ih * g.w + iw] += v;
-      }
-    }
-  }
+void CpuBackend::conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) {
+  dispatch_float(t, "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::conv2d_backward_input<T>(g, static_cast<const T*>(gy), static_cast<const T*>(w), static_cast<T*>(gx));
+  });
 }
 
-// ---------------------------------------------------------------------------
-// Batch norm. Sums run in double: a channel of a 64-image batch holds 10^5+ values.
-
-template <class T>
-void channel_stats(int64_t n, int64_t c, int64_t s, const T* x, T* mean, T* var) {
-  const double count = static_cast<double>(std::max<int64_t>(1, n * s));
-#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
-  for (int64_t ch = 0; ch < c; ++ch) {
-    double sum = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      const T* p = x + (b * c + ch) * s;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < s; ++i) sum += p[i];
-    }
-    const double m = sum / count;
-    double sq = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      const T* p = x + (b * c + ch) * s;
-#pragma omp simd reduction(+ : sq)
-      for (int64_t i = 0; i < s; ++i) sq += (p[i] - m) * (p[i] - m);
-    }
-    mean[ch] = static_cast<T>(m);
-    var[ch] = static_cast<T>(sq / count);
-  }
+void CpuBackend::conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) {
+  dispatch_float(t, "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::conv2d_backward_weight<T>(g, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<T*>(gw));
+  });
 }
-
-template <class T>
-void channel_affine(int64_t n, int64_t c, int64_t s, const T* x, const T* scale, const T* shift, T* y) {
-#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
-  for (int64_t plane = 0; plane < n * c; ++plane) {
-    const T a = scale[plane % c], b = shift[plane % c];
-    const T* p = x + plane * s;
-    T* q = y + plane * s;
-#pragma omp simd
-    for (int64_t i = 0; i < s; ++i) q[i] = p[i] * a + b;
-  }
-}
-
-template <class T>
-void channel_grad_sums(int64_t n, int64_t c, int64_t s, const T* gy, const T* x, const T* mean, T* sum_gy, T* sum_gy_xmu) {
-#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
-  for (int64_t ch = 0; ch < c; ++ch) {
-    double a = 0, b = 0;
-    const T m = mean[ch];
-    for (int64_t bi = 0; bi < n; ++bi) {
-      const T* g = gy + (bi * c + ch) * s;
-      const T* p = x + (bi * c + ch) * s;
-#pragma omp simd reduction(+ : a, b)
-      for (int64_t i = 0; i < s; ++i) {
-        a += g[i];
-        b += g[i] * (p[i] - m);
-      }
-    }
-    sum_gy[ch] = static_cast<T>(a);
-    sum_gy_xmu[ch] = static_cast<T>(b);
-  }
-}
-
-template <class T>
-void batch_norm_backward_input(int64_t n, int64_t c, int64_t s, const T* gy, const T* x, const T* mean, const T* a,
-                               const T* b, const T* k, T* gx) {
-#pragma omp parallel for if (n * c * s >= 2 * kParallelGrain) schedule(static)
-  for (int64_t plane = 0; plane < n * c; ++plane) {
-    const int64_t ch = plane % c;
-    const T m = mean[ch], aa = a[ch], bb = b[ch], kk = k[ch];
-    const T* g = gy + plane * s;
-    const T* p = x + plane * s;
-    T* q = gx + plane * s;
-#pragma omp simd
-    for (int64_t i = 0; i < s; ++i) q[i] = (g[i] - aa - (p[i] - m) * bb) * kk;
-  }
-}
-
-#define EMBER_CONV_KERNELS(T)                                                                                      \
-  template void conv2d<T>(const ConvGeom&, const T*, const T*, T*);                                                \
-  template void conv2d_backward_input<T>(const ConvGeom&, const T*, const T*, T*);                                 \
-  template void conv2d_backward_weight<T>(const ConvGeom&, const T*, const T*, T*);                                \
-  template void pool2d<T>(bool, const PoolGeom&, const T*, T*, int64_t*);                                          \
-  template void pool2d_backward<T>(bool, const PoolGeom&, const T*, const int64_t*, T*);                           \
-  template void channel_stats<T>(int64_t, int64_t, int64_t, const T*, T*, T*);                                     \
-  template void channel_affine<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*);                    \
-  template void channel_grad_sums<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*, T*);             \
-  template void batch_norm_backward_input<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,    \
-                                             const T*, const T*, T*);
-EMBER_CONV_KERNELS(float)
-EMBER_CONV_KERNELS(double)
-#undef EMBER_CONV_KERNELS
 
 }  // namespace cpu
 }  // namespace ember

@@ -1,9 +1,10 @@
-// tensor/cpu/VecMath.h: float exp written so that the compiler vectorises it.
+// tensor/VecMath.h: float exp written so that the compiler vectorises it.
 //
 // glibc's expf is an opaque scalar call: a `#pragma omp simd` loop that calls it
 // stays scalar (GCC only switches to glibc's vector libmvec under -ffast-math).
 // exp_f32 below is plain branch-free arithmetic, so inside such a loop GCC turns it
-// into AVX2/AVX-512 code, and tensor/Math.h uses it for math::exp(float) on the host
+// into AVX2/AVX-512 code, and tensor/Math.h uses it for math::exp(float) on the host (CPU loops and the
+// host side of every shared functor)
 // (CUDA device code keeps ::expf). Accuracy: within 2 ulp of the correctly rounded
 // result for every float (max 1 ulp seen over all floats in [-105, 90]), checked by
 // tests/tensor/test_cpu_math.cpp.
@@ -22,7 +23,7 @@
 #include <cstring>
 
 namespace ember {
-namespace cpu {
+namespace math {
 
 namespace detail {
 inline float mul_add(float a, float b, float c) {
@@ -76,5 +77,5 @@ inline float exp_f32(float x) {
   return x != x ? x : y;  // NaN in, NaN out
 }
 
-}  // namespace cpu
+}  // namespace math
 }  // namespace ember
