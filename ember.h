@@ -4,6 +4,7 @@
 
 #include "autograd/Node.h"
 #include "autograd/gradcheck.h"
+#include "datasets/DataLoader.h"
 #include "learner/Learner.h"
 #include "learner/Vision.h"
 #include "nn/Conv.h"
