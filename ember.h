@@ -5,6 +5,7 @@
 #include "autograd/Node.h"
 #include "autograd/Ops.h"
 #include "autograd/gradcheck.h"
+#include "datasets/DataLoader.h"
 #include "learner/Learner.h"
 #include "learner/Vision.h"
 #include "nn/Conv.h"

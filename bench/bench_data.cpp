@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "datasets/Augment.h"
+#include "datasets/AugmentedImages.h"
 #include "datasets/Files.h"
 #include "datasets/Image.h"
 #include "datasets/ImageCache.h"
@@ -100,37 +101,37 @@ int main(int argc, char** argv) {
     for (int t : threads) {
       ImageLoaderOptions o;
       o.threads = t;
-      ImageBatchLoader train(cache, split.train, o);
+      std::shared_ptr<DataLoader> train = image_loader(cache, split.train, o);
       ImageLoaderOptions vo = o;
       vo.train = false;
-      ImageBatchLoader valid(cache, split.valid, vo);
-      Tensor x, y;
-      train.start_epoch(0);  // warm-up epoch (pages of the mapping, thread start)
-      while (train.next(x, y)) {
+      std::shared_ptr<DataLoader> valid = image_loader(cache, split.valid, vo);
+      Batch b;
+      train->start_epoch(0);  // warm-up epoch (pages of the mapping, thread start)
+      while (train->next(b)) {
       }
       int64_t batches = 0;
       auto t0 = Clock::now();
       for (int e = 1; e <= epochs; ++e) {
-        train.start_epoch(e);
-        while (train.next(x, y)) ++batches;
+        train->start_epoch(e);
+        while (train->next(b)) ++batches;
       }
       double train_rate = static_cast<double>(batches) / since(t0);
       int64_t vb = 0;
       t0 = Clock::now();
       for (int e = 0; e < epochs; ++e) {
-        valid.start_epoch(e);
-        while (valid.next(x, y)) ++vb;
+        valid->start_epoch(e);
+        while (valid->next(b)) ++vb;
       }
       double valid_rate = static_cast<double>(vb) / since(t0);
       // A busy consumer: how long does next() block once the queue is primed?
-      train.start_epoch(epochs + 1);
+      train->start_epoch(epochs + 1);
       double waited = 0;
       int64_t steps = 0;
-      train.next(x, y);
+      train->next(b);
       for (;;) {
         spin(step_ms);
         auto w0 = Clock::now();
-        bool got = train.next(x, y);
+        bool got = train->next(b);
         if (!got) break;
         waited += since(w0);
         ++steps;
@@ -141,8 +142,7 @@ int main(int argc, char** argv) {
     }
 
     if (!show.empty()) {
-      ImageBatchLoader train(cache, split.train, {});
-      Example b = train.batch(0, 0);
+      Batch b = image_loader(cache, split.train)->batch(0, 0);
       ShowBatchOptions so;
       so.classes = pets.items.classes;
       so.scale = 2;

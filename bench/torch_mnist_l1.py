@@ -7,7 +7,7 @@ abs(pred - onehot).sum(1).mean(), plain SGD at lr 1, bs 64 (train batches shuffl
 last partial one dropped, as fastai does), 10 epochs; per epoch the smoothed train loss
 (fastai's Recorder, beta 0.98), valid loss and batch_accuracy.
 
-The split (datasets RandomSplitter) and the batch order (learner TensorBatches) use Ember's
+The split (datasets RandomSplitter) and the batch order (datasets epoch_order) use Ember's
 Philox permutations, ported below, so both programs see the same data in the same order;
 only the initial weights differ (torch.manual_seed(seed) here, Ember's generator there).
 
@@ -102,7 +102,7 @@ def run(x, y, seed, epochs, bs, lr, valid_pct, split_seed, quiet=False):
     nt = xt.shape[0]
     smooth, count, rows = 0.0, 0, []
     for epoch in range(epochs):
-        order = torch.tensor(permutation(nt, seed, epoch << 32))  # learner::seeded_permutation
+        order = torch.tensor(permutation(nt, seed, epoch << 32))  # ember::epoch_order(nt, seed, epoch, true)
         t0 = time.perf_counter()  # the epoch time excludes the (pure Python) permutation
         m.train()
         for b in range(nt // bs):  # drop_last

@@ -1,11 +1,8 @@
-// datasets/Augment.h: fastai's Pets augmentation on cached images, and the batch loader a Learner
-// trains on (through learner::LoaderSource, learner/Data.h).
+// datasets/Augment.h: fastai's Pets augmentation of one cached image: the random draws and the
+// renderer. AugmentedImages (AugmentedImages.h) applies it to a dataset of cached images.
 //
-//   auto cache = ImageCache::open(path, pets.items);
-//   ImageBatchLoader train(cache, split.train, {});                  // augmented, shuffled, drop_last
-//   ImageLoaderOptions v; v.train = false;
-//   ImageBatchLoader valid(cache, split.valid, v);                   // centre crop, in order
-//   train.start_epoch(0); while (train.next(x, y)) { x f32 [64, 3, 56, 56] in [0, 1], y i64 [64] }
+//   AugmentParams p = draw_augment(opt, seed, epoch, item);   // what item `item` gets in `epoch`
+//   render_augmented(pixels, h, w, p, opt, out);              // out f32 [3, 56, 56] in [0, 1]
 //
 // What one training image goes through (fastai: item_tfms=Resize(460), batch_tfms=
 // aug_transforms(min_scale=0.9, size=56); fastai/vision/augment.py), all fused into ONE bilinear
@@ -33,19 +30,11 @@
 // crop is taken from the presized cache image, not from a 460-px PIL resize.
 //
 // Determinism: every random number of item i in epoch e is Philox(seed, counter(e, i, k)), so a
-// batch is the same for any number of threads and any batch composition. The epoch's item order
-// is permutation(n, seed, e << 32), the same as learner::seeded_permutation (TensorBatches).
-//
-// Threads: a loader owns a pool of `threads` threads (the prefetch thread of its DataLoader plus
-// threads - 1 helpers) that build whole items; the DataLoader queue keeps `prefetch` batches ready.
+// batch is the same for any number of threads and any batch composition.
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <vector>
 
-#include "datasets/Dataset.h"
-#include "datasets/ImageCache.h"
 #include "tensor/Tensor.h"
 
 namespace ember {
@@ -84,43 +73,5 @@ AugmentParams draw_augment(const AugmentOptions& opt, uint64_t seed, uint64_t ep
 // Renders u8 RGB [h, w, 3] into f32 [3, opt.size, opt.size] (channels first, in [0, 1]).
 void render_augmented(const uint8_t* src, int h, int w, const AugmentParams& p, const AugmentOptions& opt,
                       float* dst);
-
-// ---------------------------------------------------------------------------
-struct ImageLoaderOptions {
-  int64_t batch_size = 64;
-  bool train = true;   // augment, shuffle and drop the last partial batch; false: centre crop, in order
-  uint64_t seed = 42;
-  int threads = 0;     // threads building items; 0: std::thread::hardware_concurrency()
-  int prefetch = 2;    // batches built ahead of next()
-  AugmentOptions aug;
-};
-
-// Batches x f32 [B, 3, size, size], y i64 [B] from cached images. Its methods are those of
-// learner::BatchSource, so learner::LoaderSource<ImageBatchLoader> hands it to a Learner.
-class ImageBatchLoader {
- public:
-  // `items` are indices into `cache` (e.g. a RandomSplitter split of 0..cache->size()-1).
-  ImageBatchLoader(std::shared_ptr<const ImageCache> cache, std::vector<int64_t> items,
-                   ImageLoaderOptions opt = {});
-  ~ImageBatchLoader();
-  ImageBatchLoader(const ImageBatchLoader&) = delete;
-  ImageBatchLoader& operator=(const ImageBatchLoader&) = delete;
-
-  size_t size() const;              // batches per epoch
-  void start_epoch(int epoch);      // stops a running epoch, starts prefetching this one
-  bool next(Tensor& x, Tensor& y);  // false at the end of the epoch (until start_epoch)
-  int64_t n_items() const;          // items per epoch (after drop_last)
-
-  // Batch b of `epoch`, built now: the same tensors next() gives for it.
-  Example batch(int epoch, int64_t b) const;
-  // The cache indices of `epoch` in visiting order.
-  std::vector<int64_t> epoch_order(int epoch) const;
-  const ImageLoaderOptions& options() const;
-  int threads() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
 
 }  // namespace ember

@@ -1,4 +1,4 @@
-// datasets/DataLoader.cpp: epoch orders, batch assembly, and the prefetch thread.
+// datasets/DataLoader.cpp: epochs, batch assembly, and the prefetch thread.
 //
 // Threading: one Prefetcher per epoch owns a std::thread that builds batches 0..nb-1 into a
 // queue of at most `capacity` slots. The consumer (next()) pops from the front. Stopping sets
@@ -12,8 +12,9 @@
 #include <deque>
 #include <exception>
 #include <mutex>
-#include <numeric>
 #include <thread>
+
+#include "datasets/EpochOrder.h"
 
 namespace ember {
 
@@ -23,8 +24,9 @@ struct DataLoader::Prefetcher {
     std::exception_ptr error;
   };
 
-  Prefetcher(const DataLoader* owner, std::vector<int64_t> order, int64_t num_batches, size_t capacity)
-      : owner_(owner), order_(std::move(order)), num_batches_(num_batches), capacity_(capacity) {
+  Prefetcher(const DataLoader* owner, std::vector<int64_t> order, int64_t epoch, int64_t num_batches,
+             size_t capacity)
+      : owner_(owner), order_(std::move(order)), epoch_(epoch), num_batches_(num_batches), capacity_(capacity) {
     thread_ = std::thread([this] { run(); });
   }
 
@@ -60,7 +62,7 @@ struct DataLoader::Prefetcher {
         if (stop_) break;
       }
       try {
-        slot.batch = owner_->make_batch(order_, b);
+        slot.batch = owner_->make_batch(order_, epoch_, b);
       } catch (...) {
         slot.error = std::current_exception();
       }
@@ -83,6 +85,7 @@ struct DataLoader::Prefetcher {
 
   const DataLoader* owner_;
   std::vector<int64_t> order_;
+  int64_t epoch_;
   int64_t num_batches_;
   size_t capacity_;
   std::thread thread_;
@@ -95,35 +98,47 @@ struct DataLoader::Prefetcher {
 
 // ---------------------------------------------------------------------------
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions opt)
-    : dataset_(std::move(dataset)), opt_(opt) {
-  EMBER_CHECK(dataset_ != nullptr, "DataLoader: null dataset");
-  EMBER_CHECK(opt_.batch_size >= 1, "DataLoader: batch_size must be >= 1, got ", opt_.batch_size);
-  EMBER_CHECK(opt_.prefetch >= 0, "DataLoader: prefetch must be >= 0, got ", opt_.prefetch);
+    : dataset_(std::move(dataset)), opt_(std::move(opt)) {
+  EMBER_CHECK(dataset_ != nullptr, who(), ": null dataset");
+  EMBER_CHECK(opt_.batch_size >= 1, who(), ": batch_size must be >= 1, got ", opt_.batch_size);
+  EMBER_CHECK(opt_.prefetch >= 0, who(), ": prefetch must be >= 0, got ", opt_.prefetch);
+  int64_t n = dataset_->size();
+  EMBER_CHECK(!opt_.drop_last || n == 0 || opt_.batch_size <= n, who(), ": batch_size ", opt_.batch_size,
+              " is larger than the dataset's ", n, " items, and drop_last drops that one partial batch,",
+              " so an epoch would have no batch; use a batch_size <= ", n, " or drop_last = false");
 }
 
 DataLoader::DataLoader(Tensor x, Tensor y, DataLoaderOptions opt)
-    : DataLoader(std::make_shared<TensorDataset>(std::move(x), std::move(y)), opt) {}
+    : DataLoader(std::make_shared<TensorDataset>(std::move(x), std::move(y)), std::move(opt)) {}
 
 DataLoader::~DataLoader() = default;  // ~Prefetcher stops and joins the thread
+
+std::string DataLoader::who() const { return opt_.name.empty() ? "DataLoader" : "DataLoader '" + opt_.name + "'"; }
 
 int64_t DataLoader::size() const {
   int64_t n = dataset_->size(), bs = opt_.batch_size;
   return opt_.drop_last ? n / bs : (n + bs - 1) / bs;
 }
 
+int64_t DataLoader::n_items() const { return opt_.drop_last ? size() * opt_.batch_size : dataset_->size(); }
+
 void DataLoader::set_epoch(int64_t e) {
-  EMBER_CHECK(e >= 0, "DataLoader::set_epoch: epoch must be >= 0, got ", e);
+  EMBER_CHECK(e >= 0, who(), "::set_epoch: epoch must be >= 0, got ", e);
   next_epoch_ = e;
 }
 
+void DataLoader::start_epoch(int64_t e) {
+  set_epoch(e);
+  reset();
+}
+
 std::vector<int64_t> DataLoader::epoch_order(int64_t e) const {
-  int64_t n = dataset_->size();
-  if (!opt_.shuffle) {
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    return order;
-  }
-  return permutation(n, opt_.seed, static_cast<uint64_t>(e) * static_cast<uint64_t>(n));
+  return ember::epoch_order(dataset_->size(), opt_.seed, e, opt_.shuffle);
+}
+
+Batch DataLoader::batch(int64_t e, int64_t b) const {
+  EMBER_CHECK(b >= 0 && b < size(), who(), "::batch: batch ", b, " out of range (", size(), " batches per epoch)");
+  return make_batch(epoch_order(e), e, b);
 }
 
 void DataLoader::reset() {
@@ -133,7 +148,7 @@ void DataLoader::reset() {
   cursor_ = 0;
   active_ = true;
   if (opt_.prefetch > 0 && size() > 0)
-    prefetcher_ = std::make_unique<Prefetcher>(this, order_, size(), static_cast<size_t>(opt_.prefetch));
+    prefetcher_ = std::make_unique<Prefetcher>(this, order_, epoch_, size(), static_cast<size_t>(opt_.prefetch));
 }
 
 bool DataLoader::next(Batch& out) {
@@ -143,7 +158,7 @@ bool DataLoader::next(Batch& out) {
     if (prefetcher_) {
       got = prefetcher_->pop(out);
     } else if (cursor_ < size()) {
-      out = make_batch(order_, cursor_++);
+      out = make_batch(order_, epoch_, cursor_++);
       got = true;
     }
   } catch (...) {
@@ -185,25 +200,24 @@ Tensor u8_to_unit_f32(const Tensor& x) {
 }
 }  // namespace
 
-Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t b) const {
+Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t e, int64_t b) const {
   int64_t n = static_cast<int64_t>(order.size());
   int64_t start = b * opt_.batch_size, stop = std::min(n, start + opt_.batch_size);
   std::vector<int64_t> idx(order.begin() + start, order.begin() + stop);
-  Example e = dataset_->get_batch(idx);
-  EMBER_CHECK(e.x.defined() && e.y.defined() && e.x.dim() >= 1 && e.x.size(0) == stop - start,
-              "DataLoader: dataset returned a batch x ",
-              e.x.defined() ? fmt(e.x.shape()) : std::string("undefined"), " for ", stop - start,
-              " indices");
-  Tensor x = e.x.is_contiguous() ? e.x : e.x.contiguous();
+  Example ex = dataset_->get_epoch_batch(idx, e);
+  EMBER_CHECK(ex.x.defined() && ex.y.defined() && ex.x.dim() >= 1 && ex.x.size(0) == stop - start, who(),
+              ": dataset returned a batch x ", ex.x.defined() ? fmt(ex.x.shape()) : std::string("undefined"),
+              " for ", stop - start, " indices");
+  Tensor x = ex.x.is_contiguous() ? ex.x : ex.x.contiguous();
   int64_t bs = x.size(0);
   if (opt_.channels_first) {
     if (x.dim() == 3) x = x.view({bs, 1, x.size(1), x.size(2)});
     else if (x.dim() == 4) x = hwc_to_chw(x);
-    else EMBER_FAIL("DataLoader: channels_first needs x [B, H, W] or [B, H, W, C], got ", fmt(x.shape()));
+    else EMBER_FAIL(who(), ": channels_first needs x [B, H, W] or [B, H, W, C], got ", fmt(x.shape()));
   }
   if (opt_.to_float && x.dtype() == DType::u8) x = u8_to_unit_f32(x);
   if (opt_.flatten) x = x.view({bs, bs ? x.numel() / bs : 0});
-  return {x, e.y};
+  return {x, ex.y};
 }
 
 }  // namespace ember

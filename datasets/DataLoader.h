@@ -1,29 +1,40 @@
 // datasets/DataLoader.h: batches from a Dataset, shuffled per epoch, prepared ahead in a
-// background thread.
+// background thread. It is what a learner::Learner trains on (learner/Data.h), as in PyTorch
+// and fastai: in-memory tensors, MNIST and the augmented Pets images all go through it.
 //
 //   DataLoaderOptions opt;
-//   opt.batch_size = 64; opt.shuffle = true; opt.drop_last = true;
-//   DataLoader train(mnist.images, mnist.labels, opt);
+//   opt.batch_size = 64; opt.shuffle = true; opt.drop_last = true; opt.seed = 42;
+//   auto train = std::make_shared<DataLoader>(mnist.images, mnist.labels, opt);
 //   for (int epoch = 0; epoch < 3; ++epoch)
-//     for (Batch& b : train) { ... b.x f32 [64, 28, 28] in [0, 1], b.y i64 [64] ... }
+//     for (Batch& b : *train) { ... b.x f32 [64, 28, 28] in [0, 1], b.y i64 [64] ... }
 //
-// Each begin() (or each next() after the last batch) starts a new epoch. Epoch e visits the
-// items in the order permutation(n, seed, e * n) (ImageFolder.h) when shuffling, 0..n-1 when
-// not: the same seed always gives the same batches. The prefetch thread fills a queue of at
-// most `prefetch` batches; destroying the loader (or starting a new epoch) mid-epoch stops
-// and joins it. A dataset error inside the thread is rethrown by next() / operator++.
+// Epochs: each begin() (or each next() after the last batch) starts the next epoch;
+// start_epoch(e) starts epoch e (the Learner calls it, so a resumed Learner sees epoch e's
+// order). Epoch e visits the items in epoch_order(n, seed, e, shuffle) (EpochOrder.h), and
+// batch k of epoch e is dataset.get_epoch_batch(order[k*B .. k*B+B), e): the same seed
+// always gives the same batches, and an epoch-aware dataset (AugmentedImages) knows which
+// epoch a batch belongs to even when it is built ahead.
+//
+// Threads: the prefetch thread fills a queue of at most `prefetch` batches; destroying the
+// loader (or starting a new epoch) mid-epoch stops and joins it. A dataset error inside the
+// thread is rethrown by next() / operator++. A dataset may build a batch with threads of its
+// own (AugmentedImages does).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "datasets/Dataset.h"
+#include "datasets/EpochOrder.h"
 
 namespace ember {
 
+// The first four fields follow PyTorch's DataLoader, so DataLoaderOptions{64, true, true, seed}
+// reads batch_size, shuffle, drop_last, seed.
 struct DataLoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = false;
@@ -33,6 +44,7 @@ struct DataLoaderOptions {
   bool channels_first = false;  // x [B, H, W] -> [B, 1, H, W]; [B, H, W, C] -> [B, C, H, W]
   bool flatten = false;         // x [B, ...] -> [B, D], e.g. [B, 784] for an MLP on MNIST
   int prefetch = 2;             // batches built ahead by a background thread; 0: built in next()
+  std::string name{};           // named in error messages ("train", "valid"); may be empty
 };
 
 struct Batch {
@@ -42,6 +54,8 @@ struct Batch {
 
 class DataLoader {
  public:
+  // Checks the options against the dataset before any work: batch_size >= 1, prefetch >= 0,
+  // and with drop_last at least one full batch.
   DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions opt = {});
   // Shorthand for a TensorDataset over x [N, ...], y [N, ...].
   DataLoader(Tensor x, Tensor y, DataLoaderOptions opt = {});
@@ -49,14 +63,20 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  int64_t size() const;  // batches per epoch
+  int64_t size() const;     // batches per epoch
+  int64_t n_items() const;  // items per epoch (after drop_last)
   const Dataset& dataset() const { return *dataset_; }
+  std::shared_ptr<const Dataset> dataset_ptr() const { return dataset_; }
   const DataLoaderOptions& options() const { return opt_; }
   int64_t epoch() const { return epoch_; }  // the running (or last) epoch; -1 before the first
   // The next epoch started will be `e` (resume training at epoch e with the same order).
   void set_epoch(int64_t e);
-  // Item order of epoch e.
+  // Abandons the current epoch (if any) and starts epoch e: set_epoch(e), then reset().
+  void start_epoch(int64_t e);
+  // Item order of epoch e: epoch_order(size of the dataset, seed, e, shuffle).
   std::vector<int64_t> epoch_order(int64_t e) const;
+  // Batch b of epoch e, built now in the calling thread: the same tensors next() gives for it.
+  Batch batch(int64_t e, int64_t b) const;
 
   // Abandons the current epoch (if any) and starts the next one.
   void reset();
@@ -96,7 +116,9 @@ class DataLoader {
 
  private:
   struct Prefetcher;  // the thread and its bounded queue (DataLoader.cpp)
-  Batch make_batch(const std::vector<int64_t>& order, int64_t b) const;  // batch b of an order
+  // Batch b of `order` in epoch e.
+  Batch make_batch(const std::vector<int64_t>& order, int64_t e, int64_t b) const;
+  std::string who() const;  // "DataLoader" or "DataLoader 'name'", for errors
 
   std::shared_ptr<const Dataset> dataset_;
   DataLoaderOptions opt_;

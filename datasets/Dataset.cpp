@@ -107,14 +107,20 @@ Example Subset::get(int64_t i) const {
   return base_->get(indices_[static_cast<size_t>(i)]);
 }
 
-Example Subset::get_batch(const std::vector<int64_t>& indices) const {
+std::vector<int64_t> Subset::map(const std::vector<int64_t>& indices) const {
   std::vector<int64_t> mapped;
   mapped.reserve(indices.size());
   for (int64_t i : indices) {
     check_index(i, size(), "Subset");
     mapped.push_back(indices_[static_cast<size_t>(i)]);
   }
-  return base_->get_batch(mapped);
+  return mapped;
+}
+
+Example Subset::get_batch(const std::vector<int64_t>& indices) const { return base_->get_batch(map(indices)); }
+
+Example Subset::get_epoch_batch(const std::vector<int64_t>& indices, int64_t epoch) const {
+  return base_->get_epoch_batch(map(indices), epoch);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //   all of them:     add_device_flags (--threads, --device), set_threads, ensure_out_dir (--out),
 //                    parse_number, parse_int_list ("1,5,10" on the command line)
 //   Pets examples:   PetsFlags (the flags they share), open_pets (the images, decoded once into a
-//                    cache), pets_source (a Learner source over cached images); used by
+//                    cache), pets_source (a DataLoader over cached images); used by
 //                    pets_hierarchy, hier_resnet and softmax_vs_sigmoid
 //   sweep::          the loss-weight sweeps of issue 6 (pets_hierarchy, fashion_hierarchy): the
 //                    --w grid, results.csv, resume, summary + plot
@@ -48,7 +48,7 @@
 #include <utility>
 #include <vector>
 
-#include "datasets/Augment.h"
+#include "datasets/AugmentedImages.h"
 #include "datasets/Files.h"
 #include "datasets/ImageCache.h"
 #include "datasets/Pets.h"
@@ -146,14 +146,14 @@ inline std::pair<PetsData, std::shared_ptr<const ImageCache>> open_pets(const st
   return {std::move(pets), cache};
 }
 
-// A Learner source over cached Pets images `items` (training: augmented, shuffled, drop_last).
-inline std::shared_ptr<learner::BatchSource> pets_source(const std::shared_ptr<const ImageCache>& cache,
-                                                         std::vector<int64_t> items, bool train, int64_t bs,
-                                                         int64_t size, uint64_t seed) {
+// A DataLoader over cached Pets images `items` (training: augmented, shuffled, drop_last).
+inline std::shared_ptr<DataLoader> pets_source(const std::shared_ptr<const ImageCache>& cache,
+                                               std::vector<int64_t> items, bool train, int64_t bs, int64_t size,
+                                               uint64_t seed) {
   ImageLoaderOptions o;
   o.batch_size = bs, o.train = train, o.seed = seed, o.aug.size = static_cast<int>(size);
-  return std::make_shared<learner::LoaderSource<ImageBatchLoader>>(
-      std::make_shared<ImageBatchLoader>(cache, std::move(items), o));
+  o.name = train ? "train" : "valid";
+  return image_loader(cache, std::move(items), o);
 }
 
 // ---------------------------------------------------------------------------

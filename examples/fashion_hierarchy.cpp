@@ -169,8 +169,8 @@ int main(int argc, char** argv) {
         std::cout << "\n=== w = " << w << ", run " << run + 1 << "/" << runs << " (id " << id << ") ===\n";
         const uint64_t run_seed = seed + static_cast<uint64_t>(id);
         manual_seed(run_seed);
-        auto train = std::make_shared<learner::TensorBatches>(xt, yt, learner::TensorBatches::Options{bs, true, true, run_seed});
-        auto valid = std::make_shared<learner::TensorBatches>(xv, yv, learner::TensorBatches::Options{bs, false, false, 0});
+        auto train = std::make_shared<DataLoader>(xt, yt, DataLoaderOptions{bs, true, true, run_seed});
+        auto valid = std::make_shared<DataLoader>(xv, yv, DataLoaderOptions{bs});
         std::vector<learner::Metric> metrics = {
             learner::level_accuracy_metric(tree, -1, "accuracy_fine"),
             learner::level_accuracy_metric(tree, 1, "accuracy_coarse"),  // the group of the argmax class

@@ -84,10 +84,9 @@ int main(int argc, char** argv) {
     Tensor x = mnist.images.reshape({mnist.size(), 28 * 28}).to(DType::f32) / 255.0;
     Tensor y = one_hot(mnist.labels, 10);
     auto rows = [](const Tensor& t, const std::vector<int64_t>& idx) { return index_select(t, 0, from_vector(idx)); };
-    auto train = std::make_shared<learner::TensorBatches>(
-        rows(x, split.train), rows(y, split.train), learner::TensorBatches::Options{bs, true, true, seed});
-    auto valid = std::make_shared<learner::TensorBatches>(rows(x, split.valid), rows(y, split.valid),
-                                                          learner::TensorBatches::Options{bs, false, false, 0});
+    auto train = std::make_shared<DataLoader>(rows(x, split.train), rows(y, split.train),
+                                              DataLoaderOptions{bs, true, true, seed});
+    auto valid = std::make_shared<DataLoader>(rows(x, split.valid), rows(y, split.valid), DataLoaderOptions{bs});
     std::vector<std::string> vocab;
     for (int i = 0; i < 10; ++i) vocab.push_back(std::to_string(i));
     std::cout << "MNIST from " << dir << ": " << split.train.size() << " training, " << split.valid.size()
@@ -107,9 +106,10 @@ int main(int argc, char** argv) {
     if (!csv.empty()) learn.recorder->write_csv(csv);
 
     // --- look at the results ----------------------------------------------------------------
-    Tensor item = valid->x().select(0, 0);
+    Example first = valid->dataset().get(0);
+    Tensor item = first.x;
     learner::Prediction p = learn.predict(item);
-    std::cout << "\nOne validation image (label " << valid->y().select(0, 0).argmax(0).item<int64_t>()
+    std::cout << "\nOne validation image (label " << first.y.argmax(0).item<int64_t>()
               << "), predicted " << p.label << " with probability " << std::fixed << std::setprecision(3)
               << p.probs.select(0, p.index).item() << ":\n";
     print_digit(item);

@@ -178,8 +178,7 @@ int main(int argc, char** argv) {
     const std::string ood_name = ood == "mnist" ? "mnist" : "noise";
     std::cout << "Out-of-domain: " << ood_x.size(0) << (ood == "mnist" ? " MNIST test digits" : " uniform-noise images")
               << " at " << flags.size << " px\n";
-    auto ood_src = std::make_shared<learner::TensorBatches>(ood_x, zeros({ood_x.size(0)}, DType::i64),
-                                                            learner::TensorBatches::Options{flags.bs, false, false, 0});
+    auto ood_src = std::make_shared<DataLoader>(ood_x, zeros({ood_x.size(0)}, DType::i64), DataLoaderOptions{flags.bs});
 
     // --- the two models ------------------------------------------------------------------------
     std::vector<DomainStats> all;

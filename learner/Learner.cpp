@@ -299,18 +299,18 @@ struct SignalGuard {
 }  // namespace
 
 void Learner::all_batches() {
-  n_iter = static_cast<int64_t>(dl->size());
+  n_iter = dl->size();
   dl->start_epoch(epoch);
   // Resuming mid-epoch: the batches done before the checkpoint are drawn and dropped.
   const int64_t skip = training && resume_ ? next_batch_ : 0;
-  Tensor x, y;
-  for (iter = 0; dl->next(x, y); ++iter) {
+  Batch b;
+  for (iter = 0; dl->next(b); ++iter) {
     if (iter < skip) continue;
     if (training) {
       if (resume_) finish_resume();
       next_epoch_ = epoch, next_batch_ = iter + 1;  // a checkpoint from this batch's events goes on after it
     }
-    std::tie(xb, yb) = to_device(x, y);
+    std::tie(xb, yb) = to_device(b.x, b.y);
     one_batch();
     if (g_signal != 0 && in_fit_) on_signal(g_signal);
   }
@@ -718,17 +718,17 @@ LRFindResult Learner::lr_find(double start_lr, double end_lr, int num_it, bool s
 // ---------------------------------------------------------------------------
 // Inference
 std::pair<Tensor, Tensor> Learner::get_preds(bool valid) {
-  BatchSource* src = valid ? dls.valid.get() : dls.train.get();
+  DataLoader* src = valid ? dls.valid.get() : dls.train.get();
   EMBER_CHECK(src != nullptr, "get_preds: dls.", valid ? "valid" : "train", " is null");
   bool was_training = model->is_training();
   model->eval();
   NoGradGuard ng;
   TensorList ps, ts;
   src->start_epoch(0);
-  Tensor x, y;
+  Batch b;
   try {
-    while (src->next(x, y)) {
-      auto [xd, yd] = to_device(x, y);
+    while (src->next(b)) {
+      auto [xd, yd] = to_device(b.x, b.y);
       ps.push_back(activation(model->forward(xd)).detach());
       ts.push_back(yd.detach());
     }

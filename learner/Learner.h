@@ -136,8 +136,8 @@ class Learner {
   // wrote it (same fit / fit_one_cycle / fine_tune with the same arguments, on a Learner built
   // the same way): fits that had finished are skipped, the one that was running restores the
   // state after its before_fit events and continues at the saved epoch and batch (skipping the
-  // batches already done). Bit-for-bit on CPU when the batch sources are deterministic per epoch
-  // (TensorBatches, the datasets/ loaders).
+  // batches already done). Bit-for-bit on CPU when the datasets are deterministic per epoch
+  // (the ones in datasets/ are: DataLoader orders come from epoch_order).
   //   learn.resume("ckpt.safetensors");
   //   learn.fit_one_cycle(5, 1e-3);  // the same call as before
   void resume(const std::string& path);
@@ -185,7 +185,7 @@ class Learner {
   double pct_train = 0.0;  // training progress in [0, 1): epoch + batch fraction, over n_epoch
   double smooth_loss = 0.0;  // set by the Recorder after each training batch
   bool training = false;
-  BatchSource* dl = nullptr;  // the source being iterated
+  DataLoader* dl = nullptr;  // the loader being iterated
 
  private:
   void run(Event e);

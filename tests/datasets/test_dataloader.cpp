@@ -1,6 +1,7 @@
 // tests/datasets/test_dataloader.cpp: datasets, batching, shuffling, conversion, the prefetch thread.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -163,7 +164,8 @@ TEST(DataLoaderTest, ShuffleIsSeededPerEpochAndCoversEveryItem) {
   EXPECT_NE(a0, a1);  // a new order each epoch
   EXPECT_EQ(std::set<int64_t>(a0.begin(), a0.end()).size(), 50u);
   EXPECT_EQ(a0, a.epoch_order(0));
-  EXPECT_EQ(a1, permutation(50, 5, 50));  // documented: permutation(n, seed, e * n)
+  EXPECT_EQ(a1, epoch_order(50, 5, 1, true));  // the one order function
+  EXPECT_EQ(a1, permutation(50, 5, uint64_t{1} << 32));  // documented: permutation(n, seed, e << 32)
   EXPECT_EQ(a.epoch(), 1);
   // Resume: set_epoch replays an epoch's order.
   a.set_epoch(0);
@@ -252,6 +254,76 @@ TEST(DataLoaderTest, OptionErrors) {
   opt.prefetch = -1;
   expect_error([&] { DataLoader(numbered(3), opt); }, {"DataLoader: prefetch must be >= 0, got -1"});
   expect_error([&] { DataLoader(nullptr); }, {"DataLoader: null dataset"});
+}
+
+TEST(DataLoaderTest, DropLastWithABatchLargerThanTheDataIsAnErrorUpFront) {
+  DataLoaderOptions opt;
+  opt.batch_size = 8;
+  opt.drop_last = true;
+  opt.name = "valid";
+  expect_error([&] { DataLoader(numbered(5), opt); },
+               {"DataLoader 'valid'", "batch_size 8", "5 items", "drop_last"});
+  opt.drop_last = false;  // one partial batch
+  DataLoader dl(numbered(5), opt);
+  EXPECT_EQ(dl.size(), 1);
+}
+
+TEST(EpochOrder, OneFunctionForEveryShuffle) {
+  // Without shuffle: 0..n-1 for every epoch and seed.
+  EXPECT_EQ(epoch_order(4, 9, 3, false), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_TRUE(epoch_order(0, 9, 0, true).empty());
+  // With shuffle: permutation(n, seed, epoch << 32), a pure function of (n, seed, epoch).
+  for (int64_t e : {0, 1, 7}) {
+    std::vector<int64_t> o = epoch_order(100, 42, e, true);
+    EXPECT_EQ(o, permutation(100, 42, static_cast<uint64_t>(e) << 32)) << "epoch " << e;
+    manual_seed(123);  // the global generator does not matter
+    EXPECT_EQ(epoch_order(100, 42, e, true), o);
+    std::vector<int64_t> sorted = o;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < 100; ++i) EXPECT_EQ(sorted[static_cast<size_t>(i)], i);
+  }
+  EXPECT_NE(epoch_order(100, 42, 0, true), epoch_order(100, 42, 1, true));
+  EXPECT_NE(epoch_order(100, 42, 0, true), epoch_order(100, 43, 0, true));
+  expect_error([] { epoch_order(5, 0, -1, true); }, {"epoch_order", "epoch must be >= 0, got -1"});
+}
+
+namespace {
+// Item i of epoch e is the number 1000 e + i: shows which epoch each batch was built for.
+struct EpochStamped : Dataset {
+  int64_t size() const override { return 12; }
+  Example get(int64_t i) const override { return get_epoch_batch({i}, 0); }
+  Example get_epoch_batch(const std::vector<int64_t>& indices, int64_t epoch) const override {
+    std::vector<float> v;
+    for (int64_t i : indices) v.push_back(static_cast<float>(1000 * epoch + i));
+    return {from_vector(v), from_vector(indices)};
+  }
+};
+}  // namespace
+
+TEST(DataLoaderTest, EpochAwareDatasetSeesTheEpochOfEachBatch) {
+  for (int prefetch : {0, 3}) {
+    DataLoaderOptions opt;
+    opt.batch_size = 5;
+    opt.shuffle = true;
+    opt.seed = 4;
+    opt.prefetch = prefetch;
+    DataLoader dl(std::make_shared<EpochStamped>(), opt);
+    for (int64_t e : {0, 1, 5}) {
+      dl.start_epoch(e);
+      std::vector<int64_t> order = dl.epoch_order(e);
+      Batch b;
+      size_t k = 0;
+      for (int64_t nb = 0; dl.next(b); ++nb) {
+        std::vector<float> xs = b.x.to_vector<float>();
+        EXPECT_EQ(xs, dl.batch(e, nb).x.to_vector<float>());  // batch(e, b) is what next() gives
+        for (float v : xs) EXPECT_EQ(v, static_cast<float>(1000 * e + order[k++])) << "prefetch " << prefetch;
+      }
+      EXPECT_EQ(k, 12u);
+    }
+  }
+  // A Subset passes the epoch on.
+  auto sub = std::make_shared<Subset>(std::make_shared<EpochStamped>(), std::vector<int64_t>{3, 7});
+  EXPECT_EQ(sub->get_epoch_batch({1, 0}, 2).x.to_vector<float>(), (std::vector<float>{2007, 2003}));
 }
 
 TEST(DataLoaderTest, EmptyDataset) {

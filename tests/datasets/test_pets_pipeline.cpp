@@ -1,9 +1,10 @@
 // tests/datasets/test_pets_pipeline.cpp: the Pets image pipeline: decode cache (build, reuse,
 // invalidation, corrupt inputs, damaged cache files), fastai-style augmentation (determinism,
-// geometry), the batch loader and its learner adapter, and the real Pets subset when
-// $EMBER_DATA_DIR is set.
+// geometry), AugmentedImages through the DataLoader (same batches as its definition, any thread
+// count), and the real Pets subset when $EMBER_DATA_DIR is set.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "datasets/Augment.h"
+#include "datasets/AugmentedImages.h"
 #include "datasets/Image.h"
 #include "datasets/ImageCache.h"
 #include "datasets/Pets.h"
@@ -320,8 +322,8 @@ TEST(Augment, DrawsFollowFastaiRanges) {
 }
 
 // ---------------------------------------------------------------------------
-// Loader
-TEST(ImageBatchLoader, ShapesLabelsDropLastAndAdapter) {
+// AugmentedImages through the DataLoader
+TEST(ImageLoader, ShapesLabelsDropLastAndLearnerReady) {
   PetsFolder f(5);
   auto cache = ImageCache::open(f.cache, f.files(), quiet());
   ASSERT_EQ(cache->size(), 10);
@@ -330,20 +332,21 @@ TEST(ImageBatchLoader, ShapesLabelsDropLastAndAdapter) {
   o.batch_size = 4;
   o.threads = 2;
   o.aug.size = 8;
-  auto train = std::make_shared<ImageBatchLoader>(cache, items, o);
-  EXPECT_EQ(train->size(), 2u);
+  std::shared_ptr<DataLoader> train = image_loader(cache, items, o);
+  EXPECT_EQ(train->size(), 2);
   EXPECT_EQ(train->n_items(), 8);
 
-  learner::LoaderSource<ImageBatchLoader> src(train);
-  learner::BatchSource& bs = src;
+  learner::DataLoaders dls{train, nullptr, f.files().classes};  // what a Learner takes, no adapter
+  DataLoader& dl = *dls.train;
   for (int epoch = 0; epoch < 2; ++epoch) {
-    bs.start_epoch(epoch);
-    std::vector<int64_t> order = train->epoch_order(epoch);
+    dl.start_epoch(epoch);
+    std::vector<int64_t> order = dl.epoch_order(epoch);
     std::set<int64_t> seen(order.begin(), order.end());
     EXPECT_EQ(seen.size(), 10u);
-    Tensor x, y;
+    Batch batch;
     int64_t b = 0;
-    for (; bs.next(x, y); ++b) {
+    for (; dl.next(batch); ++b) {
+      const Tensor &x = batch.x, &y = batch.y;
       ASSERT_EQ(x.shape(), (Shape{4, 3, 8, 8}));
       EXPECT_EQ(x.dtype(), DType::f32);
       ASSERT_EQ(y.shape(), (Shape{4}));
@@ -353,25 +356,71 @@ TEST(ImageBatchLoader, ShapesLabelsDropLastAndAdapter) {
       for (int64_t k = 0; k < 4; ++k) EXPECT_EQ(labels[size_t(k)], cache->label(order[size_t(b * 4 + k)]));
     }
     EXPECT_EQ(b, 2);
-    EXPECT_FALSE(bs.next(x, y)) << "stays finished until start_epoch";
   }
-  EXPECT_NE(train->epoch_order(0), train->epoch_order(1));
+  EXPECT_NE(dl.epoch_order(0), dl.epoch_order(1));
 
   ImageLoaderOptions v = o;
   v.train = false;
-  ImageBatchLoader valid(cache, {9, 2, 4}, v);
-  EXPECT_EQ(valid.size(), 1u);
-  EXPECT_EQ(valid.n_items(), 3);
-  valid.start_epoch(0);
-  Tensor x, y;
-  ASSERT_TRUE(valid.next(x, y));
-  EXPECT_EQ(x.shape(), (Shape{3, 3, 8, 8}));
-  EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{cache->label(9), cache->label(2), cache->label(4)}));
-  EXPECT_FALSE(valid.next(x, y));
-  expect_error([&] { ImageBatchLoader(cache, {10}, o); }, {"ImageBatchLoader", "item 10", "10 images"});
+  std::shared_ptr<DataLoader> valid = image_loader(cache, {9, 2, 4}, v);
+  EXPECT_EQ(valid->size(), 1);
+  EXPECT_EQ(valid->n_items(), 3);
+  valid->start_epoch(0);
+  Batch batch;
+  ASSERT_TRUE(valid->next(batch));
+  EXPECT_EQ(batch.x.shape(), (Shape{3, 3, 8, 8}));
+  EXPECT_EQ(batch.y.to_vector<int64_t>(),
+            (std::vector<int64_t>{cache->label(9), cache->label(2), cache->label(4)}));
+  EXPECT_FALSE(valid->next(batch));
+  expect_error([&] { image_loader(cache, {10}, o); }, {"AugmentedImages", "item 10", "10 images"});
+  o.batch_size = 11;
+  o.name = "train";
+  expect_error([&] { image_loader(cache, items, o); }, {"DataLoader 'train'", "batch_size 11", "10 items"});
 }
 
-TEST(ImageBatchLoader, DeterministicForAnyThreadCount) {
+// The batches the Pets pipeline has always given for a fixed seed: epoch e visits the items in
+// permutation(n, seed, e << 32), and item `id` is rendered with draw_augment(aug, seed, e, id).
+// Built here by hand, one item at a time, and compared bit for bit with the DataLoader's.
+TEST(ImageLoader, SameBatchesAsTheDefinitionForAFixedSeed) {
+  PetsFolder f(6);
+  auto cache = ImageCache::open(f.cache, f.files(), quiet());
+  std::vector<int64_t> items{11, 3, 7, 0, 5, 9, 1, 8, 2, 10, 4};  // a split: any cache indices
+  ImageLoaderOptions o;
+  o.batch_size = 4;
+  o.seed = 42;
+  o.threads = 3;
+  o.aug.size = 10;
+  std::shared_ptr<DataLoader> dl = image_loader(cache, items, o);
+  const size_t per = 3 * 10 * 10;
+  for (int64_t epoch : {0, 1, 4}) {
+    std::vector<int64_t> perm = permutation(int64_t(items.size()), 42, uint64_t(epoch) << 32);
+    dl->start_epoch(epoch);
+    Batch batch;
+    int64_t b = 0;
+    for (; dl->next(batch); ++b) {
+      std::vector<float> got = values(batch.x);
+      ASSERT_EQ(got.size(), 4 * per);
+      for (int64_t k = 0; k < 4; ++k) {
+        int64_t id = items[size_t(perm[size_t(b * 4 + k)])];
+        std::vector<float> want(per);
+        render_augmented(cache->pixels(id), cache->height(id), cache->width(id),
+                         draw_augment(o.aug, 42, uint64_t(epoch), uint64_t(id)), o.aug, want.data());
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin() + long(per * size_t(k))))
+            << "epoch " << epoch << " batch " << b << " item " << k;
+        EXPECT_EQ(batch.y.to_vector<int64_t>()[size_t(k)], cache->label(id));
+      }
+    }
+    EXPECT_EQ(b, 2);  // 11 items, drop_last
+  }
+  // Validation: the centre square (identity parameters), in the split's order.
+  ImageLoaderOptions v = o;
+  v.train = false;
+  Example first = image_loader(cache, items, v)->dataset().get(0);
+  std::vector<float> want(per);
+  render_augmented(cache->pixels(11), cache->height(11), cache->width(11), AugmentParams{}, o.aug, want.data());
+  EXPECT_EQ(values(first.x), want);
+}
+
+TEST(ImageLoader, DeterministicForAnyThreadCount) {
   PetsFolder f(6);
   auto cache = ImageCache::open(f.cache, f.files(), quiet());
   std::vector<int64_t> items(static_cast<size_t>(cache->size()));
@@ -382,13 +431,13 @@ TEST(ImageBatchLoader, DeterministicForAnyThreadCount) {
     o.threads = threads;
     o.prefetch = prefetch;
     o.aug.size = 12;
-    ImageBatchLoader l(cache, items, o);
+    std::shared_ptr<DataLoader> l = image_loader(cache, items, o);
     std::vector<float> all;
     for (int epoch : {0, 1}) {
-      l.start_epoch(epoch);
-      Tensor x, y;
-      while (l.next(x, y)) {
-        std::vector<float> v = values(x);
+      l->start_epoch(epoch);
+      Batch b;
+      while (l->next(b)) {
+        std::vector<float> v = values(b.x);
         all.insert(all.end(), v.begin(), v.end());
       }
     }
@@ -402,20 +451,20 @@ TEST(ImageBatchLoader, DeterministicForAnyThreadCount) {
   ImageLoaderOptions o;
   o.batch_size = 5;
   o.aug.size = 12;
-  ImageBatchLoader l(cache, items, o);
-  std::vector<float> b1 = values(l.batch(1, 0).x);
+  std::shared_ptr<DataLoader> l = image_loader(cache, items, o);
+  std::vector<float> b1 = values(l->batch(1, 0).x);
   EXPECT_TRUE(std::equal(b1.begin(), b1.end(), one.begin() + long(b1.size() * 2)));
   o.seed = 43;
-  EXPECT_NE(values(ImageBatchLoader(cache, items, o).batch(1, 0).x), b1);
+  EXPECT_NE(values(image_loader(cache, items, o)->batch(1, 0).x), b1);
 }
 
-TEST(ImageBatchLoader, ShowBatchWritesAGrid) {
+TEST(ImageLoader, ShowBatchWritesAGrid) {
   PetsFolder f(2);
   auto cache = ImageCache::open(f.cache, f.files(), quiet());
   ImageLoaderOptions o;
   o.batch_size = 4;
   o.aug.size = 10;
-  Example b = ImageBatchLoader(cache, {0, 1, 2, 3}, o).batch(0, 0);
+  Batch b = image_loader(cache, {0, 1, 2, 3}, o)->batch(0, 0);
   ShowBatchOptions so;
   so.ncol = 2;
   so.scale = 1;
@@ -484,9 +533,9 @@ TEST(Pets, RealSubsetCachesEveryImage) {
   for (int64_t i = 0; i < cache->size(); ++i) ASSERT_EQ(std::min(cache->height(i), cache->width(i)), 64);
 
   Split split = RandomSplitter(0.2, 42)(pets.items.size());
-  ImageBatchLoader train(cache, split.train, {});
-  EXPECT_EQ(train.size(), size_t(split.train.size() / 64));
-  Example b = train.batch(0, 0);
+  std::shared_ptr<DataLoader> train = image_loader(cache, split.train);
+  EXPECT_EQ(train->size(), int64_t(split.train.size() / 64));
+  Batch b = train->batch(0, 0);
   EXPECT_EQ(b.x.shape(), (Shape{64, 3, 56, 56}));
   ShowBatchOptions so;
   so.classes = pets.items.classes;

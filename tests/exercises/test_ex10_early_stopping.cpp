@@ -2,7 +2,7 @@
 //
 // The learner here trains nothing: a callback cancels every batch, and another writes a
 // scripted valid_loss into the Recorder after each epoch, before EarlyStopping reads it.
-// The batches come from a source that hands out the same two tensors (no slicing), so in a
+// The batches come from a dataset that hands out the same two tensors (no slicing), so in a
 // fresh workspace these tests reach exercise 10's stub before any other.
 #include <sstream>
 
@@ -14,20 +14,19 @@ using namespace ember::learner;
 
 namespace {
 // One batch per epoch, always the same tensors.
-struct OneBatch : BatchSource {
+struct OneBatch : Dataset {
   Tensor x = zeros({2, 2}), y = zeros({2}, DType::i64);
-  bool served = false;
-  size_t size() const override { return 1; }
-  void start_epoch(int) override { served = false; }
-  bool next(Tensor& xb, Tensor& yb) override {
-    if (served) return false;
-    xb = x;
-    yb = y;
-    served = true;
-    return true;
-  }
-  int64_t n_items() const override { return 2; }
+  int64_t size() const override { return 2; }
+  Example get(int64_t) const override { return {x.select(0, 0), y.select(0, 0)}; }
+  Example get_batch(const std::vector<int64_t>&) const override { return {x, y}; }
 };
+
+std::shared_ptr<DataLoader> one_batch() {
+  DataLoaderOptions o;
+  o.batch_size = 2;
+  o.prefetch = 0;
+  return std::make_shared<DataLoader>(std::make_shared<OneBatch>(), o);
+}
 
 struct SkipBatches : Callback {
   SkipBatches() : Callback("SkipBatches", 0) {}
@@ -46,7 +45,7 @@ struct ScriptedValidLoss : Callback {
 
 // Epochs fit runs with these valid losses (out of losses.size()), and the log.
 std::pair<size_t, std::string> run(std::vector<double> losses, int patience, double min_delta = 0.0) {
-  DataLoaders dls{std::make_shared<OneBatch>(), std::make_shared<OneBatch>(), {}};
+  DataLoaders dls{one_batch(), one_batch(), {}};
   auto learn = std::make_unique<Learner>(dls, test::mlp(), std::make_shared<nn::CrossEntropyLoss>(), sgd());
   std::ostringstream out;
   learn->recorder->logging = true;

@@ -33,8 +33,8 @@ inline std::shared_ptr<nn::Module> mlp(int64_t n_in = 2, int64_t hidden = 16, in
 inline std::unique_ptr<Learner> blob_learner(OptFactory opt) {
   auto [xt, yt] = blobs(300);
   auto [xv, yv] = blobs(150);
-  DataLoaders dls{std::make_shared<TensorBatches>(xt, yt, TensorBatches::Options{32, true, false, 1}),
-                  std::make_shared<TensorBatches>(xv, yv, TensorBatches::Options{64}), {"a", "b", "c"}};
+  DataLoaders dls{std::make_shared<DataLoader>(xt, yt, DataLoaderOptions{32, true, false, 1}),
+                  std::make_shared<DataLoader>(xv, yv, DataLoaderOptions{64}), {"a", "b", "c"}};
   return std::make_unique<Learner>(dls, mlp(), std::make_shared<nn::CrossEntropyLoss>(), std::move(opt),
                                    std::vector<Metric>{accuracy_metric()});
 }
@@ -45,8 +45,8 @@ inline std::unique_ptr<Learner> tiny_learner(int64_t n_train, int64_t n_valid, i
   manual_seed(11);
   auto [xt, yt] = blobs(n_train);
   auto [xv, yv] = blobs(n_valid);
-  DataLoaders dls{std::make_shared<TensorBatches>(xt, yt, TensorBatches::Options{bs_train}),
-                  std::make_shared<TensorBatches>(xv, yv, TensorBatches::Options{bs_valid}), {}};
+  DataLoaders dls{std::make_shared<DataLoader>(xt, yt, DataLoaderOptions{bs_train}),
+                  std::make_shared<DataLoader>(xv, yv, DataLoaderOptions{bs_valid}), {}};
   if (!loss) loss = std::make_shared<nn::CrossEntropyLoss>();
   auto l = std::make_unique<Learner>(dls, mlp(), loss, sgd());
   l->recorder->logging = false;

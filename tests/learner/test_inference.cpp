@@ -71,7 +71,8 @@ TEST(Inference, GetPredsAppliesSoftmaxAndKeepsTargets) {
   EXPECT_EQ(targs.shape(), (Shape{150}));
   auto rows = probs.sum({1}).to_vector<float>();
   for (float r : rows) EXPECT_NEAR(r, 1.0, 1e-5);
-  auto* tb = dynamic_cast<TensorBatches*>(learn->dls.valid.get());
+  const auto* tb = dynamic_cast<const TensorDataset*>(&learn->dls.valid->dataset());
+  ASSERT_NE(tb, nullptr);
   EXPECT_EQ(targs.to_vector<int64_t>(), tb->y().to_vector<int64_t>());
   EXPECT_NEAR(accuracy(probs, targs), learn->recorder->values.back()[2], 1e-9);
   EXPECT_FALSE(learn->model->is_training());  // left in eval mode by validation, as in fastai

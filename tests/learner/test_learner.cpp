@@ -3,6 +3,7 @@
 // Recorder smoothing/table/CSV, the progress bar, validate.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -17,64 +18,113 @@ using namespace ember::learner;
 
 // ---------------------------------------------------------------------------
 // Data
-TEST(TensorBatches, BatchesInOrderWithLastPartialBatch) {
+TEST(LearnerData, DataLoaderBatchesInOrderWithLastPartialBatch) {
   Tensor x = arange(10).reshape({10, 1}), y = arange(10, DType::i64);
-  TensorBatches b(x, y, {4, false, false, 0});
-  EXPECT_EQ(b.size(), 3u);
+  DataLoader b(x, y, DataLoaderOptions{4, false, false, 0});
+  EXPECT_EQ(b.size(), 3);
   EXPECT_EQ(b.n_items(), 10);
   b.start_epoch(0);
-  Tensor xb, yb;
+  Batch batch;
   std::vector<int64_t> sizes, ys;
-  while (b.next(xb, yb)) {
-    sizes.push_back(xb.size(0));
-    for (auto v : yb.to_vector<int64_t>()) ys.push_back(v);
+  while (b.next(batch)) {
+    sizes.push_back(batch.x.size(0));
+    for (auto v : batch.y.to_vector<int64_t>()) ys.push_back(v);
   }
   EXPECT_EQ(sizes, (std::vector<int64_t>{4, 4, 2}));
   EXPECT_EQ(ys, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
-TEST(TensorBatches, DropLastAndSeededShuffle) {
+TEST(LearnerData, DataLoaderDropLastAndSeededShuffle) {
   Tensor x = arange(10).reshape({10, 1}), y = arange(10, DType::i64);
-  TensorBatches b(x, y, {4, true, true, 7});
-  EXPECT_EQ(b.size(), 2u);
+  DataLoader b(x, y, DataLoaderOptions{4, true, true, 7});
+  EXPECT_EQ(b.size(), 2);
   EXPECT_EQ(b.n_items(), 8);
   manual_seed(1);
-  b.start_epoch(0);
-  std::vector<int64_t> e0 = b.order();
+  std::vector<int64_t> e0 = b.epoch_order(0);
   manual_seed(999);  // the global generator does not matter
   (void)rand({5});
-  b.start_epoch(0);
-  EXPECT_EQ(b.order(), e0);
-  b.start_epoch(1);
-  EXPECT_NE(b.order(), e0);
+  EXPECT_EQ(b.epoch_order(0), e0);
+  EXPECT_EQ(e0, epoch_order(10, 7, 0, true));  // the one order function
+  EXPECT_NE(b.epoch_order(1), e0);
   std::vector<int64_t> sorted = e0;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(sorted, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   // x and y rows stay paired, and batches follow the order.
   b.start_epoch(1);
-  Tensor xb, yb;
+  std::vector<int64_t> order = b.epoch_order(1);
+  Batch batch;
   int n = 0;
   size_t k = 0;
-  while (b.next(xb, yb)) {
+  while (b.next(batch)) {
     ++n;
-    auto xs = xb.to_vector<float>();
-    auto ys = yb.to_vector<int64_t>();
+    auto xs = batch.x.to_vector<float>();
+    auto ys = batch.y.to_vector<int64_t>();
     ASSERT_EQ(xs.size(), 4u);
     for (size_t i = 0; i < ys.size(); ++i, ++k) {
       EXPECT_EQ(static_cast<int64_t>(xs[i]), ys[i]);
-      EXPECT_EQ(ys[i], b.order()[k]);
+      EXPECT_EQ(ys[i], order[k]);
     }
   }
   EXPECT_EQ(n, 2);
 }
 
-TEST(TensorBatches, MismatchedLengthsNameBothShapes) {
+TEST(LearnerData, MismatchedLengthsNameBothShapes) {
   try {
-    TensorBatches b(zeros({5, 2}), zeros({4}));
+    DataLoader b(zeros({5, 2}), zeros({4}));
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("[5, 2]"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("[4]"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+// Records the labels of every training batch, per epoch.
+struct TrainLabels : Callback {
+  std::vector<std::vector<int64_t>> per_epoch;
+  void before_epoch() override { per_epoch.emplace_back(); }
+  void before_batch() override {
+    if (!learn().training) return;
+    for (int64_t v : learn().yb.to_vector<int64_t>()) per_epoch.back().push_back(v);
+  }
+};
+}  // namespace
+
+// A DataLoader over a TensorDataset goes straight into a Learner; epoch e of training visits
+// epoch_order(n, seed, e) (items here are labelled with their own index), drop_last included.
+TEST(LearnerData, LearnerTrainsOnADataLoaderOverATensorDataset) {
+  manual_seed(2);
+  const int64_t n = 20;
+  Tensor x = randn({n, 2});
+  Tensor y = arange(n, DType::i64);
+  auto ds = std::make_shared<TensorDataset>(x, y);
+  auto train = std::make_shared<DataLoader>(ds, DataLoaderOptions{6, true, true, 5});
+  auto valid = std::make_shared<DataLoader>(ds, DataLoaderOptions{8});
+  Learner learn(DataLoaders{train, valid, {}}, test::mlp(2, 8, n), std::make_shared<nn::CrossEntropyLoss>(), sgd());
+  learn.recorder->logging = false;
+  auto labels = std::make_shared<TrainLabels>();
+  learn.fit(3, 0.1, {labels});
+  ASSERT_EQ(labels->per_epoch.size(), 3u);
+  for (int e = 0; e < 3; ++e) {
+    std::vector<int64_t> want = epoch_order(n, 5, e, true);
+    want.resize(18);  // 3 full batches of 6; the last 2 items are dropped
+    EXPECT_EQ(labels->per_epoch[static_cast<size_t>(e)], want) << "epoch " << e;
+  }
+  auto [preds, targs] = learn.get_preds();
+  EXPECT_EQ(targs.to_vector<int64_t>(), y.to_vector<int64_t>());  // validation: in order, all items
+  EXPECT_EQ(preds.shape(), (Shape{n, n}));
+}
+
+TEST(LearnerData, ErrorsNameTheLoaderAndTheValues) {
+  DataLoaderOptions o{32, true, true, 0};
+  o.name = "train";
+  try {
+    DataLoader b(zeros({10, 2}), zeros({10}, DType::i64), o);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    for (const char* part : {"DataLoader 'train'", "batch_size 32", "10 items", "drop_last"})
+      EXPECT_NE(m.find(part), std::string::npos) << part << " not in: " << m;
   }
 }
 

@@ -27,8 +27,8 @@ std::unique_ptr<Learner> make_learner(uint64_t init_seed) {
   manual_seed(5);  // the data, the same for every learner
   auto [xt, yt] = blobs(96);
   auto [xv, yv] = blobs(48);
-  DataLoaders dls{std::make_shared<TensorBatches>(xt, yt, TensorBatches::Options{16, true, false, 3}),
-                  std::make_shared<TensorBatches>(xv, yv, TensorBatches::Options{32}), {"a", "b", "c"}};
+  DataLoaders dls{std::make_shared<DataLoader>(xt, yt, DataLoaderOptions{16, true, false, 3}),
+                  std::make_shared<DataLoader>(xv, yv, DataLoaderOptions{32}), {"a", "b", "c"}};
   manual_seed(init_seed);  // the initial weights
   auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
       std::make_shared<nn::Linear>(2, 16), std::make_shared<nn::BatchNorm1d>(16), std::make_shared<nn::ReLU>(),
@@ -218,7 +218,7 @@ TEST(TerminateOnNaN, StopsWithEpochBatchLossAndLr) {
     NoGradGuard ng;
     x.narrow(0, 40, 1).fill_(std::numeric_limits<double>::quiet_NaN());  // batch 2 of 16-item batches
   }
-  DataLoaders dls{std::make_shared<TensorBatches>(x, y, TensorBatches::Options{16}), nullptr, {}};
+  DataLoaders dls{std::make_shared<DataLoader>(x, y, DataLoaderOptions{16}), nullptr, {}};
   // No ReLU: Ember's relu maps NaN to 0, which would hide the bad item.
   Learner l(dls, std::make_shared<nn::Linear>(2, 3), std::make_shared<nn::CrossEntropyLoss>(), sgd());
   l.recorder->logging = false;

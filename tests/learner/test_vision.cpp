@@ -40,8 +40,8 @@ DataLoaders tiny_images(int64_t n = 16, int64_t size = 32, int64_t classes = 3) 
   manual_seed(5);
   Tensor x = rand({n, 3, size, size});
   Tensor y = randint(0, classes, {n});
-  auto train = std::make_shared<TensorBatches>(x, y, TensorBatches::Options{8, true, true, 1});
-  auto valid = std::make_shared<TensorBatches>(x.narrow(0, 0, 8), y.narrow(0, 0, 8), TensorBatches::Options{8});
+  auto train = std::make_shared<DataLoader>(x, y, DataLoaderOptions{8, true, true, 1});
+  auto valid = std::make_shared<DataLoader>(x.narrow(0, 0, 8), y.narrow(0, 0, 8), DataLoaderOptions{8});
   return DataLoaders{train, valid, {"a", "b", "c"}};
 }
 

@@ -41,24 +41,26 @@ std::map<std::string, Tensor> read_fixture(const std::string& path) {
   return out;
 }
 
-// The batches of the fixture, in its order: epoch e uses row e of `order`.
-class FixedOrder : public learner::BatchSource {
+// The fixture's items in its order: position i of epoch e is item order[e][i]. An epoch-aware
+// dataset, read in order by the DataLoader in batches of 64.
+class FixedOrder : public Dataset {
  public:
   FixedOrder(Tensor x, Tensor y, Tensor order) : x_(x), y_(y), order_(order) {}
-  size_t size() const override { return 4; }
-  int64_t n_items() const override { return 256; }
-  void start_epoch(int epoch) override { epoch_ = epoch, b_ = 0; }
-  bool next(Tensor& x, Tensor& y) override {
-    if (b_ == 4) return false;
-    Tensor idx = order_.select(0, epoch_).narrow(0, 64 * b_++, 64);
-    x = index_select(x_, 0, idx);
-    y = index_select(y_, 0, idx);
-    return true;
+  int64_t size() const override { return 256; }
+  Example get(int64_t i) const override {
+    Example e = get_epoch_batch({i}, 0);
+    return {e.x.squeeze(0), e.y.squeeze(0)};
+  }
+  Example get_epoch_batch(const std::vector<int64_t>& positions, int64_t epoch) const override {
+    std::vector<int64_t> items = order_.select(0, epoch).to_vector<int64_t>();
+    std::vector<int64_t> ids;
+    for (int64_t p : positions) ids.push_back(items[static_cast<size_t>(p)]);
+    Tensor idx = from_vector(ids);
+    return {index_select(x_, 0, idx), index_select(y_, 0, idx)};
   }
 
  private:
   Tensor x_, y_, order_;
-  int epoch_ = 0, b_ = 0;
 };
 
 // loss = |pred - onehot| summed over classes, averaged over the batch (seed 003)
@@ -89,7 +91,10 @@ TEST(MnistGolden, FortyStepsMatchPyTorch) {
   for (auto& [k, t] : model->state_dict()) init.emplace_back(k, fx.at("init." + k));
   model->load_state_dict(init);
 
-  auto train = std::make_shared<FixedOrder>(x, y, fx["order"]);
+  DataLoaderOptions in_order;
+  in_order.batch_size = 64;
+  in_order.prefetch = 0;  // the batches use tensor ops: built in the Learner's thread
+  auto train = std::make_shared<DataLoader>(std::make_shared<FixedOrder>(x, y, fx["order"]), in_order);
   learner::DataLoaders dls{train, train, {}};
   learner::Learner learn(dls, model, std::make_shared<MnistL1>(), learner::sgd(), {});
   auto steps = std::make_shared<StepLosses>();
