@@ -61,7 +61,7 @@ class FixedOrder : public learner::BatchSource {
   int epoch_ = 0, b_ = 0;
 };
 
-// loss = |pred - onehot| summed over classes, averaged over the batch (seed 003)
+// loss = |pred - onehot| summed over classes, averaged over the batch (examples/mnist_l1.cpp)
 class MnistL1 : public nn::Loss {
  public:
   MnistL1() : Loss("mnist_loss") {}
