@@ -4,7 +4,7 @@
 Runs <build>/bin/mnist_l1 and bench/torch_mnist_l1.py for seeds 1 2 3 42 125 (10 epochs,
 the same split and batch order; see torch_mnist_l1.py), then writes docs/mnist.md with
 both per-epoch accuracy trajectories, the final accuracies and their means, and checks
-the issue's criterion: |mean(Ember) - mean(PyTorch)| <= 0.02.
+the reproduction criterion: |mean(Ember) - mean(PyTorch)| <= 0.02.
 
     /usr/bin/python3 bench/mnist_repro.py --build build --data ../shared/data/mnist
 """

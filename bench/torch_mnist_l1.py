@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/torch_mnist_l1.py: the MNIST L1-loss example (seed 003) in PyTorch, as a reference.
+"""bench/torch_mnist_l1.py: the MNIST L1-loss example (examples/mnist_l1.cpp) in PyTorch, as a reference.
 
 The same pipeline as examples/mnist_l1: a 20% validation split of the 60,000 training
 images, one-hot targets, Linear(784,100)-Sigmoid-Linear(100,10)-Sigmoid-Softmax, loss

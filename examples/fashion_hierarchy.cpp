@@ -9,7 +9,7 @@
 //   model:  Conv(1,16,3,p1)-BN-ReLU-MaxPool2 -> Conv(16,32,3,p1)-BN-ReLU-MaxPool2 -> Flatten
 //           -> Linear(32*7*7, 10)
 //   loss:   w * CE(10 classes) + (1 - w) * NLL(log of the summed probabilities of the 5 groups)
-//           (hier::BlogHierLoss, nn/Hierarchy.h)
+//           (hier::MarginalHierarchyLoss, nn/Hierarchy.h)
 //   train:  fit_one_cycle(--epochs, --lr) with fastai's Adam, bs 128; every w of --w, --runs
 //           times each; run id k seeds the init and the batch order with --seed + k
 //   output: results.csv (epoch,train_loss,valid_loss,accuracy_fine,accuracy_coarse,w,id,
@@ -26,21 +26,21 @@
 // Severity is exact over the validation set: hd@1 / error rate (both average exactly over
 // batches; docs/hierarchy.md "Averaging"), not the Recorder's batch-weighted approximation.
 //
-// Robustness as pets_hierarchy: results.csv is rewritten atomically after each run; started again
-// with the same --out, the sweep skips the finished runs (--restart starts over).
+// Robustness as pets_hierarchy (learner/Sweep.h): results.csv is rewritten atomically after each
+// run; started again with the same --out, the sweep skips the finished runs (--restart starts over).
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <map>
 
 #include "datasets/Mnist.h"
 #include "ember.h"
 #include "example_util.h"
+#include "learner/Cli.h"
 #include "learner/HierMetrics.h"
+#include "learner/Sweep.h"
 #include "nn/Hierarchy.h"
 
 using namespace ember;
@@ -49,7 +49,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const sweep::Table kTable{"epoch,train_loss,valid_loss,accuracy_fine,accuracy_coarse,w,id,severity,hd@5"};
+// results.csv: one row per epoch per run.
+learner::ResultsTable results_table() {
+  return learner::ResultsTable(
+      {"epoch", "train_loss", "valid_loss", "accuracy_fine", "accuracy_coarse", "w", "id", "severity", "hd@5"},
+      {"epoch", "id"});
+}
 
 // The label order of the IDX files (Zalando's README).
 const std::vector<std::string> kClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -137,8 +142,8 @@ int main(int argc, char** argv) {
 
   try {
     const Device dev = Device::parse(device);
-    const std::vector<double> grid = sweep::parse_grid(w_text);
-    set_threads(threads);
+    const std::vector<double> grid = learner::parse_grid(w_text);
+    learner::set_threads(threads);
     // --- data: the training set trains, the official test set validates ---------------------
     const std::string dir = fashion_dir(data);
     const Mnist train_set = load_mnist(dir, /*train=*/true), test_set = load_mnist(dir, /*train=*/false);
@@ -149,59 +154,35 @@ int main(int argc, char** argv) {
     const hier::ClassTree tree = fashion_tree();
     std::cout << tree.str();
 
-    ensure_out_dir(out);
-    const std::string results_path = out + "/results.csv";
+    learner::ensure_dir(out);
 
-    // --- resume ---------------------------------------------------------------------------------
-    std::vector<sweep::Row> rows = restart ? std::vector<sweep::Row>{} : sweep::read_results(results_path, kTable);
-    std::map<int64_t, int> finished = sweep::keep_finished(rows, epochs);
-
-    const auto t_sweep = std::chrono::steady_clock::now();
-    int done_now = 0, skipped = 0;
-    for (size_t wi = 0; wi < grid.size(); ++wi)
-      for (int run = 0; run < runs; ++run) {
-        const double w = grid[wi];
-        const int64_t id = static_cast<int64_t>(wi) * runs + run + 1;  // the blog's running id
-        if (finished.count(id)) {
-          ++skipped;
-          continue;
-        }
-        std::cout << "\n=== w = " << w << ", run " << run + 1 << "/" << runs << " (id " << id << ") ===\n";
-        const uint64_t run_seed = seed + static_cast<uint64_t>(id);
-        manual_seed(run_seed);
-        auto train = std::make_shared<DataLoader>(xt, yt, DataLoaderOptions{bs, true, true, run_seed});
-        auto valid = std::make_shared<DataLoader>(xv, yv, DataLoaderOptions{bs});
-        std::vector<learner::Metric> metrics = {
-            learner::level_accuracy_metric(tree, -1, "accuracy_fine"),
-            learner::level_accuracy_metric(tree, 1, "accuracy_coarse"),  // the group of the argmax class
-            learner::mistake_severity_metric(tree),                      // over the whole validation set
-            learner::hier_distance_metric(tree, 5)};
-        learner::Learner learn({train, valid, kClasses}, fashion_cnn(), std::make_shared<hier::BlogHierLoss>(tree, w),
-                               learner::fastai_adam(), metrics);
-        if (dev != Device::cpu()) learn.to(dev);
-        // The run in progress is checkpointed every epoch and resumed after a kill or Ctrl-C.
-        const std::string ckpt = out + "/run_" + std::to_string(id) + ".ckpt.safetensors";
-        if (learn.checkpoint_to(ckpt, !restart)) std::cout << "resuming run " << id << " from " << ckpt << "\n";
-        learn.fit_one_cycle(epochs, lr);
-        const auto& values = learn.recorder->values;  // {train_loss, valid_loss, fine, coarse, severity, hd@5}
-        for (size_t e = 0; e < values.size(); ++e) {
-          const std::vector<double>& v = values[e];
-          sweep::Row r;
-          r.epoch = static_cast<int>(e), r.w = w, r.id = id;
-          r.train_loss = v.at(0), r.valid_loss = v.at(1), r.acc_fine = v.at(2), r.acc_coarse = v.at(3);
-          r.severity = v.at(4), r.hd5 = v.at(5);
-          rows.push_back(r);
-        }
-        write_text_atomic(results_path, sweep::format_rows(rows, kTable));
-        std::remove(ckpt.c_str());  // the run's rows are safe in results.csv
-        ++done_now;
-      }
-    const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();
+    // --- the sweep: every w of the grid, --runs times; the runs already in --out are skipped ----
+    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out});
+    sweep.run([&](const learner::SweepRun& r) {
+      const uint64_t run_seed = r.seed;
+      manual_seed(run_seed);
+      auto train = std::make_shared<DataLoader>(xt, yt, DataLoaderOptions{bs, true, true, run_seed});
+      auto valid = std::make_shared<DataLoader>(xv, yv, DataLoaderOptions{bs});
+      std::vector<learner::Metric> metrics = {
+          learner::level_accuracy_metric(tree, -1, "accuracy_fine"),
+          learner::level_accuracy_metric(tree, 1, "accuracy_coarse"),  // the group of the argmax class
+          learner::mistake_severity_metric(tree),                      // over the whole validation set
+          learner::hier_distance_metric(tree, 5)};
+      auto loss = std::make_shared<hier::MarginalHierarchyLoss>(tree, r.w);
+      learner::Learner learn({train, valid, kClasses}, fashion_cnn(), loss, learner::fastai_adam(), metrics);
+      if (dev != Device::cpu()) learn.to(dev);
+      // The run in progress is checkpointed every epoch and resumed after a kill or Ctrl-C.
+      if (learn.checkpoint_to(r.checkpoint, !restart))
+        std::cout << "resuming run " << r.id << " from " << r.checkpoint << "\n";
+      learn.fit_one_cycle(epochs, lr);
+      return learn.recorder->values;  // {train_loss, valid_loss, fine, coarse, severity, hd@5}
+    });
 
     // --- summary: final-epoch mean +- sd per w --------------------------------------------------
-    const bool plotted = sweep::summarize(rows, out, {"fine", "coarse", "w (weight of the 10-class cross-entropy)"});
-    std::cout << "\n" << done_now << " runs trained in " << std::setprecision(4) << sweep_s << " s, " << skipped
-              << " already done; results in " << results_path << ", summary.csv"
+    const bool plotted =
+        learner::summarize_sweep(sweep.results(), out, {"fine", "coarse", "w (weight of the 10-class cross-entropy)"});
+    std::cout << "\n" << sweep.trained() << " runs trained in " << std::setprecision(4) << sweep.seconds() << " s, "
+              << sweep.skipped() << " already done; results in " << sweep.results_path() << ", summary.csv"
               << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";
     return 0;
   } catch (const learner::TrainingInterrupted& e) {

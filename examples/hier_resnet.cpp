@@ -9,23 +9,23 @@
 //           parent = fcp(f)                Linear(512, 2)     -> parent logits (cat, dog)
 //           p128   = fcp2(parent)          Linear(2, 128)                   128
 //           breed  = fc2(cat(child, p128)) Linear(640, 37)    -> child logits (37 breeds)
-//           no activation anywhere in the heads (the seed has none)
+//           no activation anywhere in the heads (the notebook has none)
 //   output: forward() returns ONE tensor [B, 39] = [breed logits (37) | parent logits (2)], because
-//           the Learner's model has a single output; SeedLoss and the metrics split it again.
-//   loss:   CE(breed, y) + CE(parent, species(y)) + KL, the KL term only in training (the seed's
+//           the Learner's model has a single output; TwoHeadLoss and the metrics split it again.
+//   loss:   CE(breed, y) + CE(parent, species(y)) + KL, the KL term only in training (the notebook's
 //           validation loss leaves it out):
 //             KL = torch.kl_div(breed_logits, dist) with reduction 'mean' over all B x 37 entries,
 //             dist[b] = the uniform distribution over the breeds of sample b's species
-//           The seed never shows dogs64 / cats64; the name and the where() over a [64, 37] tensor
+//           The notebook never shows dogs64 / cats64; the name and the where() over a [64, 37] tensor
 //           of labels say they are 64 rows (the batch size, drop_last) of a 37-wide distribution,
 //           and the uniform one over the species' breeds is the natural reading (an assumption).
-//           As in the seed, kl_div gets the raw logits where PyTorch expects log-probabilities;
+//           As in the notebook, kl_div gets the raw logits where PyTorch expects log-probabilities;
 //           --kl-log-softmax passes log_softmax(logits) instead (a proper KL), --kl-weight 0 drops it.
 //   train:  Adam (PyTorch defaults, lr 1e-3) on the four head layers, constant lr, --epochs epochs
 //   report: accuracy_breed (argmax of the 37), accuracy_species (argmax of the parent head, the
-//           seed's parent_acc) and accuracy_species_from_breed (species of the argmax breed)
+//           notebook's parent_acc) and accuracy_species_from_breed (species of the argmax breed)
 //
-// Few-shot ("add a new breed from K images", the seed's goal): --few-shot 1,5,10 holds --holdout
+// Few-shot ("add a new breed from K images", the notebook's goal): --few-shot 1,5,10 holds --holdout
 // (default Bengal) out of training, trains the heads on the other breeds, then for each K starts
 // again from those heads and retrains them for --few-shot-epochs on the old training data plus K
 // training images of the new breed (each repeated --repeat-new times); it reports the accuracy on the
@@ -46,6 +46,7 @@
 
 #include "ember.h"
 #include "example_util.h"
+#include "learner/Cli.h"
 #include "learner/HierMetrics.h"
 #include "nn/Hierarchy.h"
 
@@ -55,7 +56,7 @@ using namespace ember::examples;
 namespace {
 
 // ---------------------------------------------------------------------------
-// The model: frozen ResNet-18 body + the seed's two heads; output [B, n_child + n_parent].
+// The model: frozen ResNet-18 body + the notebook's two heads; output [B, n_child + n_parent].
 class HierResNet : public nn::Module {
  public:
   HierResNet(const std::string& weights, int64_t n_child, int64_t n_parent)
@@ -66,7 +67,7 @@ class HierResNet : public nn::Module {
     std::vector<std::shared_ptr<nn::Module>> layers = net->layers();
     for (size_t i = 0; i + 2 < layers.size(); ++i) body_seq->push_back(layers[i]);  // cut at -2, as cnn_learner
     body = register_module("body", body_seq);
-    for (Tensor& p : body->parameters()) p.requires_grad_(false);  // the seed's frozen CNN
+    for (Tensor& p : body->parameters()) p.requires_grad_(false);  // the notebook's frozen CNN
     pool = register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(1));
     fc = register_module("fc", std::make_shared<nn::Linear>(512, 512));            // child branch
     fcp = register_module("fcp", std::make_shared<nn::Linear>(512, n_parent));     // parent logits
@@ -102,12 +103,12 @@ Tensor species_of(const Tensor& y, const Tensor& leaf_to_species) {
 
 // ---------------------------------------------------------------------------
 // CE(breed) + CE(species) + kl_weight * KL(breed logits, uniform over the species' breeds).
-class SeedLoss : public nn::Loss {
+class TwoHeadLoss : public nn::Loss {
  public:
-  SeedLoss(std::shared_ptr<HierResNet> m, const hier::ClassTree& tree, double kl_weight_, bool kl_log_softmax_)
-      : nn::Loss("SeedLoss"), model(std::move(m)), kl_weight(kl_weight_), kl_log_softmax(kl_log_softmax_) {
+  TwoHeadLoss(std::shared_ptr<HierResNet> m, const hier::ClassTree& tree, double kl_weight_, bool kl_log_softmax_)
+      : nn::Loss("TwoHeadLoss"), model(std::move(m)), kl_weight(kl_weight_), kl_log_softmax(kl_log_softmax_) {
     leaf_to_species = tree.level_index(1);
-    // dist rows: one per species, uniform over its breeds (the seed's cats64 / dogs64 rows).
+    // dist rows: one per species, uniform over its breeds (the notebook's cats64 / dogs64 rows).
     Tensor mat = tree.level_matrix(1);                        // [N, M]: 1 where leaf n is below node m
     Tensor counts = mat.sum({0}, true);  // [1, M]
     dist_rows = (mat / counts).transpose(0, 1).contiguous();  // [M, N]
@@ -176,10 +177,10 @@ int main(int argc, char** argv) {
   double lr = 1e-3, kl_weight = 1.0, valid_pct = 0.33;
   bool kl_log_softmax = false;
   app.add_option("--epochs", epochs, "epochs of the main training")->check(CLI::Range(1, 1000))->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate (constant, as the seed)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--valid-pct", valid_pct, "validation fraction (the seed: 0.33)")->check(CLI::Range(0.05, 0.9))->capture_default_str();
-  app.add_option("--kl-weight", kl_weight, "weight of the KL term (the seed: 1; 0 drops it)")->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  app.add_flag("--kl-log-softmax", kl_log_softmax, "feed log_softmax(logits) to the KL term (the seed feeds raw logits)");
+  app.add_option("--lr", lr, "Adam learning rate (constant, as the notebook)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--valid-pct", valid_pct, "validation fraction (the notebook: 0.33)")->check(CLI::Range(0.05, 0.9))->capture_default_str();
+  app.add_option("--kl-weight", kl_weight, "weight of the KL term (the notebook: 1; 0 drops it)")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  app.add_flag("--kl-log-softmax", kl_log_softmax, "feed log_softmax(logits) to the KL term (the notebook feeds raw logits)");
   app.add_option("--few-shot", few_shot_text, "comma list of K: hold --holdout out, then add it from K images each");
   app.add_option("--holdout", holdout_name, "the breed held out in --few-shot mode")->capture_default_str();
   app.add_option("--few-shot-epochs", few_shot_epochs, "epochs of head retraining per K")->check(CLI::Range(1, 1000))->capture_default_str();
@@ -192,9 +193,9 @@ int main(int argc, char** argv) {
   try {
     const Device dev = Device::parse(flags.device);
     std::vector<int> ks;
-    if (!few_shot_text.empty()) ks = parse_int_list("--few-shot", few_shot_text, 1, 100000);
-    set_threads(flags.threads);
-    ensure_out_dir(out);
+    if (!few_shot_text.empty()) ks = learner::parse_int_list("--few-shot", few_shot_text, 1, 100000);
+    learner::set_threads(flags.threads);
+    learner::ensure_dir(out);
 
     // --- data -------------------------------------------------------------------------------
     auto [pets, cache] = open_pets(flags.data, flags.strict);
@@ -228,7 +229,7 @@ int main(int argc, char** argv) {
     // --- model, loss, metrics, Learner ------------------------------------------------------
     manual_seed(seed);
     auto model = std::make_shared<HierResNet>(flags.weights, n_child, n_parent);
-    auto loss = std::make_shared<SeedLoss>(model, tree, kl_weight, kl_log_softmax);
+    auto loss = std::make_shared<TwoHeadLoss>(model, tree, kl_weight, kl_log_softmax);
     const Tensor leaf_to_species = tree.level_index(1);
     HierResNet* m = model.get();
     std::vector<learner::Metric> metrics = {

@@ -1,5 +1,5 @@
-// examples/mnist_l1.cpp: the MNIST example of "Custom Models and Loss Functions in
-// FastAI" (../shared/seeds/003_*), made faithful in C++ with Ember.
+// examples/mnist_l1.cpp: the MNIST example of the blog post "Custom Models and Loss Functions in
+// FastAI", made faithful in C++ with Ember.
 //
 //   model:  Linear(784, 100) -> Sigmoid -> Linear(100, 10) -> Sigmoid -> Softmax
 //   loss:   |pred - onehot(target)| summed over the 10 classes, averaged over the batch
@@ -19,6 +19,7 @@
 #include "datasets/Mnist.h"
 #include "ember.h"
 #include "example_util.h"
+#include "learner/Cli.h"
 
 using namespace ember;
 using namespace ember::examples;
@@ -54,7 +55,7 @@ void print_digit(const Tensor& img784) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Ember: the MNIST L1-loss MLP of seed 003, fastai-style"};
+  CLI::App app{"Ember: an MNIST MLP trained with an L1 loss on softmax outputs, fastai-style"};
   std::string data, csv, out = "mnist_l1_out", device = "cpu";
   int epochs = 10, threads = 0;
   int64_t bs = 64;
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
 
   try {
     Device dev = Device::parse(device);
-    set_threads(threads);
+    learner::set_threads(threads);
     // --- data: a 20% validation split of the 60,000 training images -------------------
     std::string dir = mnist_dir(data);
     Mnist mnist = load_mnist(dir, /*train=*/true);
@@ -115,23 +116,9 @@ int main(int argc, char** argv) {
     print_digit(item);
 
     auto interp = learner::ClassificationInterpretation::from_learner(learn);
-    Tensor cm = interp.confusion_matrix();
-    std::cout << "\nConfusion matrix (rows: actual, columns: predicted)\n     ";
-    for (int c = 0; c < 10; ++c) std::cout << std::setw(6) << c;
-    std::cout << "\n";
-    std::vector<int64_t> cells = cm.to_vector<int64_t>();
-    for (int r = 0; r < 10; ++r) {
-      std::cout << std::setw(5) << r;
-      for (int c = 0; c < 10; ++c) std::cout << std::setw(6) << cells[r * 10 + c];
-      std::cout << "\n";
-    }
-    std::cout << "Most confused:";
-    auto confused = interp.most_confused(1);
-    for (size_t i = 0; i < std::min<size_t>(5, confused.size()); ++i)
-      std::cout << "  " << confused[i].actual << "->" << confused[i].predicted << " (" << confused[i].count << ")";
-    std::cout << "\n";
+    std::cout << "\n" << interp.format_confusion_matrix() << interp.format_most_confused(5) << "\n";
 
-    ensure_out_dir(out);
+    learner::ensure_dir(out);
     bool plotted = interp.plot_confusion_matrix(out + "/confusion_matrix.png");
     plotted = learner::plot_loss(*learn.recorder, out + "/loss.png") && plotted;
     std::cout << "Plots" << (plotted ? " and their CSV" : " (CSV only)") << " written to " << out << "/\n";

@@ -1,12 +1,13 @@
-// examples/pets_hierarchy.cpp: the Oxford-IIIT Pets hierarchical-loss sweep of seed 000
-// ("Hierarchical Loss Function", ../shared/seeds/000_*), reproduced with Ember.
+// examples/pets_hierarchy.cpp: the Oxford-IIIT Pets hierarchical-loss sweep of the blog post
+// "Hierarchical Loss Function" (docs/hierarchy.md), reproduced with Ember.
 //
 //   data:   the Pets images labelled by RegexLabeller(r'(.+)_\d+.jpg$'), 37 sorted breeds (12 cats
 //           first), RandomSplitter(0.2, seed=42), Resize(460) + aug_transforms(min_scale=0.9,
 //           size=56), bs 64 (datasets/Pets.h, datasets/Augment.h), decoded once into a cache
 //   model:  cnn_learner(resnet18) (learner/Vision.h), torchvision weights from --weights, or
 //           random init with --no-pretrained (no ImageNet weights exist offline)
-//   loss:   w * CE(breed logits) + (1 - w) * NLL(log [sum p_cat, sum p_dog])   (nn/Hierarchy.h)
+//   loss:   w * CE(breed logits) + (1 - w) * NLL(log [sum p_cat, sum p_dog])
+//           (hier::MarginalHierarchyLoss, nn/Hierarchy.h)
 //   train:  fine_tune(3) per run; the sweep runs every w of --w, --runs times each
 //   output: results.csv in the blog's layout (one row per unfrozen epoch per run: epoch,
 //           train_loss, valid_loss, accuracy_breed, accuracy_species, w, id, plus severity and hd@5),
@@ -15,33 +16,37 @@
 //   ./build/bin/pets_hierarchy --data ../shared/data/oxford-pets-subset --w 0,0.5,1 --runs 1
 //   ./build/bin/pets_hierarchy --weights resnet18-5c106cde.pth --w 0:1:0.05 --runs 5   # the blog's sweep
 //
-// Robustness: results.csv is rewritten atomically (temp file + rename) after each run; started
-// again with the same --out, the sweep skips every run whose rows are all there. The run in
-// progress is checkpointed after every epoch (<out>/run_<id>.ckpt.safetensors, removed when the run
-// is done), and Ctrl-C / SIGTERM finishes the batch, writes that checkpoint and exits (130): the
-// next start resumes that run bit for bit from its checkpoint (learner/Learner.h, resume()).
+// Robustness (learner/Sweep.h): results.csv is rewritten atomically (temp file + rename) after each
+// run; started again with the same --out, the sweep skips every run whose rows are all there. The
+// run in progress is checkpointed after every epoch (<out>/run_<id>.ckpt.safetensors, removed when
+// the run is done), and Ctrl-C / SIGTERM finishes the batch, writes that checkpoint and exits (130):
+// the next start resumes that run bit for bit from its checkpoint (learner/Learner.h, resume()).
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <iomanip>
 #include <iostream>
-#include <map>
 
 #include "ember.h"
 #include "example_util.h"
+#include "learner/Cli.h"
 #include "learner/HierMetrics.h"
+#include "learner/Sweep.h"
 #include "nn/Hierarchy.h"
 
 using namespace ember;
 using namespace ember::examples;
 
 namespace {
-// The blog's column names; the layout is example_util.h's.
-const sweep::Table kTable{"epoch,train_loss,valid_loss,accuracy_breed,accuracy_species,w,id,severity,hd@5"};
+// results.csv: one row per unfrozen epoch per run, with the blog's column names.
+learner::ResultsTable results_table() {
+  return learner::ResultsTable(
+      {"epoch", "train_loss", "valid_loss", "accuracy_breed", "accuracy_species", "w", "id", "severity", "hd@5"},
+      {"epoch", "id"});
+}
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Ember: the Oxford-IIIT Pets hierarchical-loss sweep of seed 000"};
+  CLI::App app{"Ember: the Oxford-IIIT Pets hierarchical-loss sweep (breed and species cross-entropy, weighted by w)"};
   PetsFlags flags;
   flags.add_to(app);  // --data --bs --size --weights --no-pretrained --strict --threads --device
   std::string w_text = "0:1:0.05", out = "pets_hierarchy_out";
@@ -61,10 +66,9 @@ int main(int argc, char** argv) {
 
   try {
     const Device dev = Device::parse(flags.device);
-    const std::vector<double> grid = sweep::parse_grid(w_text);
-    set_threads(flags.threads);
-    ensure_out_dir(out);
-    const std::string results_path = out + "/results.csv";
+    const std::vector<double> grid = learner::parse_grid(w_text);
+    learner::set_threads(flags.threads);
+    learner::ensure_dir(out);
 
     // --- data: decoded once into a cache shared by every run ---------------------------------
     auto [pets, cache] = open_pets(flags.data, flags.strict);
@@ -77,59 +81,35 @@ int main(int argc, char** argv) {
     const hier::ClassTree tree = hier::ClassTree::from_rule(
         pets.items.classes, [](const std::string& c) { return pets_species(c) == 0 ? "cat" : "dog"; });
 
-    // --- resume ---------------------------------------------------------------------------------
-    std::vector<sweep::Row> rows = restart ? std::vector<sweep::Row>{} : sweep::read_results(results_path, kTable);
-    std::map<int64_t, int> rows_of_id = sweep::keep_finished(rows, epochs);
-
-    const auto t_sweep = std::chrono::steady_clock::now();
-    int done_now = 0, skipped = 0;
-    for (size_t wi = 0; wi < grid.size(); ++wi)
-      for (int run = 0; run < runs; ++run) {
-        const double w = grid[wi];
-        const int64_t id = static_cast<int64_t>(wi) * runs + run + 1;  // the blog's running id
-        if (rows_of_id.count(id) && rows_of_id[id] == epochs) {
-          ++skipped;
-          continue;
-        }
-        std::cout << "\n=== w = " << w << ", run " << run + 1 << "/" << runs << " (id " << id << ") ===\n";
-        const uint64_t run_seed = seed + static_cast<uint64_t>(id);
-        manual_seed(run_seed);
-        auto train = pets_source(cache, split.train, true, flags.bs, flags.size, run_seed);
-        auto valid = pets_source(cache, split.valid, false, flags.bs, flags.size, run_seed);
-        learner::CnnOptions co;
-        co.weights = flags.weights;
-        co.loss = std::make_shared<hier::BlogHierLoss>(tree, w);
-        // The blog's metrics: breed accuracy, and species accuracy as the species of the argmax breed.
-        co.metrics = {learner::level_accuracy_metric(tree, tree.height(), "accuracy_breed"),
-                      learner::level_accuracy_metric(tree, 1, "accuracy_species"), learner::mistake_severity_metric(tree),
-                      learner::hier_distance_metric(tree, 5)};
-        auto learn = learner::cnn_learner({train, valid, pets.items.classes}, nn::resnet18, 37, co);
-        if (dev != Device::cpu()) learn->to(dev);
-        const std::string ckpt = out + "/run_" + std::to_string(id) + ".ckpt.safetensors";
-        if (learn->checkpoint_to(ckpt, !restart)) std::cout << "resuming run " << id << " from " << ckpt << "\n";
-        learn->fine_tune(epochs, base_lr, freeze_epochs);
-        // As the blog: only the unfrozen epochs (the Recorder holds the last fit).
-        const auto& values = learn->recorder->values;
-        for (size_t e = 0; e < values.size(); ++e) {
-          const std::vector<double>& v = values[e];
-          sweep::Row r;
-          r.epoch = static_cast<int>(e), r.w = w, r.id = id;
-          r.train_loss = v.at(0), r.valid_loss = v.at(1), r.acc_fine = v.at(2), r.acc_coarse = v.at(3);
-          r.severity = v.at(4), r.hd5 = v.at(5);
-          rows.push_back(r);
-        }
-        rows_of_id[id] = static_cast<int>(values.size());
-        write_text_atomic(results_path, sweep::format_rows(rows, kTable));
-        std::remove(ckpt.c_str());  // the run's rows are safe in results.csv
-        ++done_now;
-      }
-    const double sweep_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sweep).count();
+    // --- the sweep: every w of the grid, --runs times; the runs already in --out are skipped ----
+    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out});
+    sweep.run([&](const learner::SweepRun& r) {
+      const uint64_t run_seed = r.seed;
+      manual_seed(run_seed);
+      auto train = pets_source(cache, split.train, true, flags.bs, flags.size, run_seed);
+      auto valid = pets_source(cache, split.valid, false, flags.bs, flags.size, run_seed);
+      learner::CnnOptions co;
+      co.weights = flags.weights;
+      co.loss = std::make_shared<hier::MarginalHierarchyLoss>(tree, r.w);
+      // The blog's metrics: breed accuracy, and species accuracy as the species of the argmax breed.
+      co.metrics = {learner::level_accuracy_metric(tree, tree.height(), "accuracy_breed"),
+                    learner::level_accuracy_metric(tree, 1, "accuracy_species"), learner::mistake_severity_metric(tree),
+                    learner::hier_distance_metric(tree, 5)};
+      auto learn = learner::cnn_learner({train, valid, pets.items.classes}, nn::resnet18, 37, co);
+      if (dev != Device::cpu()) learn->to(dev);
+      if (learn->checkpoint_to(r.checkpoint, !restart))
+        std::cout << "resuming run " << r.id << " from " << r.checkpoint << "\n";
+      learn->fine_tune(epochs, base_lr, freeze_epochs);
+      // As the blog: only the unfrozen epochs (the Recorder holds the last fit).
+      return learn->recorder->values;
+    });
 
     // --- summary: final-epoch mean +- sd per w --------------------------------------------------
-    const bool plotted = sweep::summarize(rows, out, {"breed", "species", "w (weight of the breed cross-entropy)"});
-    std::cout << std::defaultfloat << "\n" << done_now << " runs trained in " << std::setprecision(4) << sweep_s << " s, "
-              << skipped << " already done; results in " << results_path << ", summary.csv"
-              << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";
+    const bool plotted =
+        learner::summarize_sweep(sweep.results(), out, {"breed", "species", "w (weight of the breed cross-entropy)"});
+    std::cout << std::defaultfloat << "\n" << sweep.trained() << " runs trained in " << std::setprecision(4)
+              << sweep.seconds() << " s, " << sweep.skipped() << " already done; results in " << sweep.results_path()
+              << ", summary.csv" << (plotted ? " and accuracy_vs_w.png" : " (plot as CSV only)") << "\n";
     return 0;
   } catch (const learner::TrainingInterrupted& e) {
     std::cerr << "pets_hierarchy: " << e.what() << "\n(start the same command again to resume)\n";

@@ -2,7 +2,7 @@
 // classification models" on Oxford-IIIT Pets, with Ember.
 //
 // The same net is trained twice from the same init: cnn_learner(resnet18, 37) (learner/Vision.h),
-// frozen as fastai leaves it, learn.fit(--epochs, --lr) as the seed's learn.fit(5):
+// frozen as fastai leaves it, learn.fit(--epochs, --lr) as the blog post's learn.fit(5):
 //   softmax: CrossEntropyLoss, probabilities softmax(logits) (they sum to 1)
 //   sigmoid: bce_with_logits(logits, one_hot(y)) (a label model: every class its own yes/no),
 //            probabilities sigmoid(logits) (independent, need not sum to 1)
@@ -10,9 +10,9 @@
 //   - the distribution of the top probability max_c p_c (--bins equal bins over [0, 1]),
 //   - how often each model says "no label": sigmoid: no class above --threshold (fastai's 0.5);
 //     softmax: the top probability below --threshold,
-//   - accuracy and macro F1 on the in-domain validation set (sklearn's macro average over the
-//     classes in the targets or the predictions), with the argmax as the prediction, and again
-//     with "no label" answers counted as misses ("macro_f1_abstain").
+//   - accuracy and macro F1 on the in-domain validation set (learner::macro_f1: sklearn's macro
+//     average over the classes in the targets or the predictions), with the argmax as the
+//     prediction, and again with "no label" answers counted as misses ("macro_f1_abstain").
 //
 // Out-of-domain images (--ood): MNIST test digits (default) turned into 3-channel --size px images
 // (resized with the antialiased bilinear filter of the image cache, grey copied into R, G, B):
@@ -29,12 +29,13 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
-#include <set>
 #include <sstream>
 
 #include "datasets/Mnist.h"
 #include "ember.h"
 #include "example_util.h"
+#include "learner/Cli.h"
+#include "learner/Metrics.h"
 
 using namespace ember;
 using namespace ember::examples;
@@ -72,25 +73,6 @@ Tensor mnist_images(const std::string& dir, int64_t n, int64_t size) {
   return from_vector(out, {n, 3, size, size});
 }
 
-// sklearn's f1_score(average='macro'): the mean over the classes found in the targets or in the
-// predictions of 2TP / (2TP + FP + FN). pred -1 = "no label" (a miss, and no class of its own).
-double macro_f1(const std::vector<int64_t>& pred, const std::vector<int64_t>& y) {
-  std::set<int64_t> labels(y.begin(), y.end());
-  for (int64_t p : pred)
-    if (p >= 0) labels.insert(p);
-  double sum = 0;
-  for (int64_t c : labels) {
-    double tp = 0, fp = 0, fn = 0;
-    for (size_t i = 0; i < y.size(); ++i) {
-      tp += pred[i] == c && y[i] == c;
-      fp += pred[i] == c && y[i] != c;
-      fn += pred[i] != c && y[i] == c;
-    }
-    sum += 2 * tp + fp + fn > 0 ? 2 * tp / (2 * tp + fp + fn) : 0;
-  }
-  return labels.empty() ? NAN : sum / static_cast<double>(labels.size());
-}
-
 struct DomainStats {
   std::string model, domain;
   int64_t n = 0;
@@ -124,8 +106,8 @@ DomainStats stats(const std::string& model, const std::string& domain, const Ten
     int64_t hit = 0;
     for (size_t i = 0; i < t.size(); ++i) hit += arg[i] == t[i];
     s.accuracy = static_cast<double>(hit) / static_cast<double>(std::max<size_t>(t.size(), 1));
-    s.f1 = macro_f1(arg, t);
-    s.f1_abstain = macro_f1(abstain, t);
+    s.f1 = learner::macro_f1(arg, t);
+    s.f1_abstain = learner::macro_f1(abstain, t);
   }
   return s;
 }
@@ -144,7 +126,7 @@ int main(int argc, char** argv) {
   bool unfreeze = false;
   app.add_option("--epochs", epochs, "epochs per model (learn.fit)")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--lr", lr, "learning rate of fit (fastai's default 1e-3)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_flag("--unfreeze", unfreeze, "train the whole net (default: frozen body, as the seed's cnn_learner + fit)");
+  app.add_flag("--unfreeze", unfreeze, "train the whole net (default: frozen body, as cnn_learner + fit leave it)");
   app.add_option("--ood", ood, "out-of-domain images: mnist or noise")->check(CLI::IsMember({"mnist", "noise"}))->capture_default_str();
   app.add_option("--mnist", mnist, "MNIST folder for --ood mnist (default: $EMBER_DATA_DIR/mnist, ~/.cache/ember/mnist)");
   app.add_option("--ood-count", ood_count, "out-of-domain images")->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
@@ -157,8 +139,8 @@ int main(int argc, char** argv) {
 
   try {
     const Device dev = Device::parse(flags.device);
-    set_threads(flags.threads);
-    ensure_out_dir(out);
+    learner::set_threads(flags.threads);
+    learner::ensure_dir(out);
 
     // --- data ---------------------------------------------------------------------------------
     auto [pets, cache] = open_pets(flags.data, flags.strict);

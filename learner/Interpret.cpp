@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iomanip>
+#include <sstream>
 
 #include "learner/Learner.h"
 #include "learner/Plot.h"
@@ -109,6 +111,32 @@ std::string ClassificationInterpretation::classification_report(int digits) cons
   out += row("macro avg", mp / k, mr / k, mf / k, total, false);
   out += row("weighted avg", wp / t, wr / t, wf / t, total, false);
   return out;
+}
+
+std::string ClassificationInterpretation::format_confusion_matrix() const {
+  size_t longest = 0;
+  for (const std::string& v : vocab) longest = std::max(longest, v.size());
+  const int rw = static_cast<int>(std::max<size_t>(5, longest)), cw = static_cast<int>(std::max<size_t>(6, longest + 1));
+  const std::vector<int64_t> cells = confusion_matrix().to_vector<int64_t>();
+  std::ostringstream os;
+  os << "Confusion matrix (rows: actual, columns: predicted)\n" << std::string(static_cast<size_t>(rw), ' ');
+  for (int64_t c = 0; c < n_classes; ++c) os << std::setw(cw) << vocab[static_cast<size_t>(c)];
+  os << "\n";
+  for (int64_t r = 0; r < n_classes; ++r) {
+    os << std::setw(rw) << vocab[static_cast<size_t>(r)];
+    for (int64_t c = 0; c < n_classes; ++c) os << std::setw(cw) << cells[static_cast<size_t>(r * n_classes + c)];
+    os << "\n";
+  }
+  return os.str();
+}
+
+std::string ClassificationInterpretation::format_most_confused(size_t top, int64_t min_val) const {
+  std::ostringstream os;
+  os << "Most confused:";
+  const std::vector<Confusion> confused = most_confused(min_val);
+  for (size_t i = 0; i < std::min(top, confused.size()); ++i)
+    os << "  " << confused[i].actual << "->" << confused[i].predicted << " (" << confused[i].count << ")";
+  return os.str();
 }
 
 bool ClassificationInterpretation::plot_confusion_matrix(const std::string& png_path) const {

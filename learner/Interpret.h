@@ -44,6 +44,15 @@ class ClassificationInterpretation {
   // sklearn's classification_report layout: per class precision, recall, f1-score, support,
   // then accuracy, macro avg and weighted avg (fastai's print_classification_report).
   std::string classification_report(int digits = 2) const;
+  // The matrix as text: a title line, then one line of predicted class names and one line per
+  // actual class. Row names are right-aligned in max(5, longest name) characters, each cell in
+  // max(6, longest name + 1):
+  //   Confusion matrix (rows: actual, columns: predicted)
+  //            0     1 ...
+  //       0  1160     0 ...
+  std::string format_confusion_matrix() const;
+  // "Most confused:  3->5 (12)  9->4 (10)": the first `top` pairs of most_confused(min_val).
+  std::string format_most_confused(size_t top = 5, int64_t min_val = 1) const;
   // Heatmap PNG via gnuplot, plus the matrix as CSV next to it. False when gnuplot is absent.
   bool plot_confusion_matrix(const std::string& png_path) const;
 

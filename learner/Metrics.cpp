@@ -1,7 +1,9 @@
 // learner/Metrics.cpp: the metrics, computed on the host, and their totals over a validation pass.
 #include "learner/Metrics.h"
 
+#include <cmath>
 #include <limits>
+#include <set>
 #include <vector>
 
 namespace ember {
@@ -64,6 +66,33 @@ Metric top_k_accuracy_metric(int64_t k) {
   return {"top_k_accuracy", [k](const Tensor& p, const Tensor& t) { return top_k_accuracy(p, t, k); }};
 }
 Metric batch_accuracy_metric() { return {"accuracy", batch_accuracy}; }
+
+double macro_f1(const std::vector<int64_t>& pred, const std::vector<int64_t>& target) {
+  EMBER_CHECK(pred.size() == target.size(), "macro_f1: ", pred.size(), " predictions but ", target.size(), " targets");
+  std::set<int64_t> labels(target.begin(), target.end());
+  for (int64_t p : pred)
+    if (p >= 0) labels.insert(p);
+  double sum = 0;
+  for (int64_t c : labels) {
+    double tp = 0, fp = 0, fn = 0;
+    for (size_t i = 0; i < target.size(); ++i) {
+      tp += pred[i] == c && target[i] == c;
+      fp += pred[i] == c && target[i] != c;
+      fn += pred[i] != c && target[i] == c;
+    }
+    sum += 2 * tp + fp + fn > 0 ? 2 * tp / (2 * tp + fp + fn) : 0;
+  }
+  return labels.empty() ? NAN : sum / static_cast<double>(labels.size());
+}
+
+double macro_f1(const Tensor& pred, const Tensor& target) {
+  std::vector<int64_t> p = argmax_rows(pred, "macro_f1");
+  return macro_f1(p, class_targets(target, pred.size(0), "macro_f1"));
+}
+
+Metric macro_f1_metric() {
+  return {"f1_score", [](const Tensor& p, const Tensor& t) { return macro_f1(p, t); }, true};
+}
 
 // ---------------------------------------------------------------------------
 // MetricTotals

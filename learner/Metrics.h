@@ -5,6 +5,7 @@
 // that are not a mean over items (F1, mistake severity: a mean over the mistakes only).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -46,11 +47,19 @@ double top_k_accuracy(const Tensor& pred, const Tensor& target, int64_t k);
 // pred [N, C], target [N, C] one-hot (or scores): argmax(pred) == argmax(target).
 double batch_accuracy(const Tensor& pred, const Tensor& target);
 
+// sklearn's f1_score(average='macro'): the mean over the classes found in the targets or in the
+// predictions of 2TP / (2TP + FP + FN). A prediction of -1 means "no label": it counts as a miss
+// and is no class of its own. NaN when there are no classes at all.
+double macro_f1(const std::vector<int64_t>& pred, const std::vector<int64_t>& target);
+// The same with pred [N, C] scores (the argmax is the prediction) and target [N] class indices.
+double macro_f1(const Tensor& pred, const Tensor& target);
+
 // Ready-made metrics with fastai's column names.
 Metric accuracy_metric();        // "accuracy"
 Metric error_rate_metric();      // "error_rate"
 Metric top_k_accuracy_metric(int64_t k = 5);  // "top_k_accuracy"
 Metric batch_accuracy_metric();  // "accuracy"
+Metric macro_f1_metric();        // "f1_score", over the whole validation set (accumulate)
 
 }  // namespace learner
 }  // namespace ember

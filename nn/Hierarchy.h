@@ -1,14 +1,17 @@
 // nn/Hierarchy.h: class hierarchies (ClassTree) and the hierarchy-aware losses.
 // Everything here lives in namespace ember::hier. docs/hierarchy.md has the formulas and sources;
 // the metrics (accuracy per level, mistake severity, hd@k, CRM) are in learner/HierMetrics.h.
+// The code: nn/HierarchyTree.cpp (ClassTree and its parsers), nn/HierarchyLoss.cpp (the aggregation
+// ops, the marginal hierarchy loss, HXE), nn/HierarchyCost.cpp (cost matrices, soft targets and
+// labels), nn/HierarchyCascade.cpp (the conditional softmax).
 //
 //   // Oxford Pets: 37 breeds, a capitalised name is a cat (the vocab is sorted: 12 cats, then 25 dogs).
 //   hier::ClassTree tree = hier::ClassTree::from_rule(dls.vocab, [](const std::string& c) {
 //     return std::isupper(static_cast<unsigned char>(c[0])) ? "cat" : "dog"; });
-//   auto loss = std::make_shared<hier::BlogHierLoss>(tree, /*w=*/0.3);   // loss->w = 0.5 changes it
+//   auto loss = std::make_shared<hier::MarginalHierarchyLoss>(tree, /*w=*/0.3);   // loss->w = 0.5 changes it
 //   std::vector<learner::Metric> metrics = {
 //       learner::level_accuracy_metric(tree, tree.height(), "accuracy_breed"),
-//       learner::level_accuracy_metric(tree, 1, "accuracy_species"),     // the blog's form
+//       learner::level_accuracy_metric(tree, 1, "accuracy_species"),     // species of the argmax breed
 //       learner::mistake_severity_metric(tree), learner::hier_distance_metric(tree, 5)};
 //   learner::Learner learn(dls, model, loss, learner::fastai_adam(), metrics);
 //   learn.activation = [](const Tensor& x) { return softmax(x, -1); };  // get_preds gives probabilities
@@ -24,7 +27,7 @@
 // 0 (same breed), 1 (same species), 2 (other species).
 //
 // Losses (each takes logits [B, N] in vocab order and i64 targets [B], except the cascade):
-//   blog_hier_loss   w * CE(logits, y) + (1 - w) * NLL(log sum_{leaves of the level-1 node} p, anc(y))
+//   marginal_hierarchy_loss  w * CE(logits, y) + (1 - w) * NLL(log sum_{leaves of the level-1 node} p, anc(y))
 //   hxe_loss         -sum over the path edges of lambda(C) * log p(C | parent(C)), lambda = e^{-alpha depth(C)}
 //   soft_label_loss  CE against softmax(-beta * D[y] / max D)   (Bertinetto et al.'s soft labels)
 //   soft_target_loss CE against rows of any [N, N] target matrix (e.g. soft_targets(load_cost_matrix(..)))
@@ -157,17 +160,19 @@ Tensor level_log_probs(const Tensor& logits, const ClassTree& tree, int level);
 // ---------------------------------------------------------------------------
 // Losses. `target` holds leaf indices (i64 [B]); the result is reduced as `r` says.
 
-// The blog's loss exactly as run (anchors.md section 0):
+// The leaf cross-entropy mixed with the cross-entropy of the marginal (summed) probabilities of
+// the nodes at `level`:
 //   w * CE_N(logits, y) + (1 - w) * NLL(log[sum of p over each node of `level`], ancestor(y))
 // For Pets (level 1 = [cat, dog]) that is w*CE_37 + (1-w)*NLL(log[sum p_cat, sum p_dog]).
-Tensor blog_hier_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, double w,
+// (docs/hierarchy.md: the blog post "Hierarchical Loss Function" ran this loss.)
+Tensor marginal_hierarchy_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, double w,
                       int level = 1, Reduction r = Reduction::Mean);
 
 // Hierarchical cross-entropy, Bertinetto et al. 2020 ("Making Better Mistakes"), any depth:
 //   HXE(y) = -sum_{h=1..depth(y)} lambda(C_h) log( p(C_h) / p(C_{h-1}) ),  C_0 = root, C_depth = y,
 //   lambda(C) = exp(-alpha * depth(C)) / Z,  Z = sum over all nodes (root included) of exp(-alpha depth)
 // (the released code's weighting; normalize = false gives Z = 1). p(C) sums the leaf softmax over C.
-// On a 2-level tree, with w = e^{-alpha}:  hxe_loss = (e^{-alpha} / Z) * blog_hier_loss(w).
+// On a 2-level tree, with w = e^{-alpha}:  hxe_loss = (e^{-alpha} / Z) * marginal_hierarchy_loss(w).
 Tensor hxe_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, double alpha,
                 bool normalize = true, Reduction r = Reduction::Mean);
 // The per-leaf coefficients behind hxe_loss: HXE(y) = -sum_k coef[y, k] * log p(node k), f64
@@ -207,12 +212,16 @@ Tensor cascade_loss(const Tensor& logits, const Tensor& target, const ClassTree&
 // ---------------------------------------------------------------------------
 // Loss modules for the Learner. Members are public and may be changed between fits.
 
-class BlogHierLoss : public nn::Loss {
+// marginal_hierarchy_loss as a module.
+class MarginalHierarchyLoss : public nn::Loss {
  public:
-  BlogHierLoss(ClassTree t, double w_, int level_ = 1)
-      : nn::Loss("BlogHierLoss"), tree(std::move(t)), w(w_), level(level_) {}
-  BlogHierLoss(const std::shared_ptr<const ClassTree>& t, double w_, int level_ = 1) : BlogHierLoss(*t, w_, level_) {}
-  Tensor forward(const Tensor& logits, const Tensor& y) override { return blog_hier_loss(logits, y, tree, w, level); }
+  MarginalHierarchyLoss(ClassTree t, double w_, int level_ = 1)
+      : nn::Loss("MarginalHierarchyLoss"), tree(std::move(t)), w(w_), level(level_) {}
+  MarginalHierarchyLoss(const std::shared_ptr<const ClassTree>& t, double w_, int level_ = 1)
+      : MarginalHierarchyLoss(*t, w_, level_) {}
+  Tensor forward(const Tensor& logits, const Tensor& y) override {
+    return marginal_hierarchy_loss(logits, y, tree, w, level);
+  }
   void set_w(double v) { w = v; }
   ClassTree tree;
   double w;

@@ -3,7 +3,7 @@
 # small slice of the real data, so that every example's whole path (data loading, decode cache,
 # augmentation workers, model, loss, Learner, metrics, result files) runs in seconds. CI runs these
 # in stage 1 and again under ASan + UBSan + LeakSanitizer (stage 2), where the full real-data tests
-# would take minutes each (issue 8: "the examples run clean under ASan for one short epoch").
+# would take minutes each: every example must run clean under ASan for one short epoch.
 #
 # Pets examples get a folder of symlinks to the first 5 images of each of the 37 breeds in
 # $EMBER_DATA_DIR/oxford-pets-subset (185 images), decoded at 32 px into a cache in the temp folder.

@@ -63,7 +63,7 @@ class FixedOrder : public Dataset {
   Tensor x_, y_, order_;
 };
 
-// loss = |pred - onehot| summed over classes, averaged over the batch (seed 003)
+// loss = |pred - onehot| summed over classes, averaged over the batch (examples/mnist_l1.cpp)
 class MnistL1 : public nn::Loss {
  public:
   MnistL1() : Loss("mnist_loss") {}

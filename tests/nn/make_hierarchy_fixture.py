@@ -6,7 +6,7 @@
 #
 # Everything is computed in float64 with plain torch ops, straight from the definitions
 # (docs/hierarchy.md), never by porting the C++ code:
-#   blog     w * CE(logits, y) + (1 - w) * NLL(log[sum p_cat, sum p_dog], species(y))   (the blog, as run)
+#   marginal w * CE(logits, y) + (1 - w) * NLL(log[sum p_cat, sum p_dog], species(y))   (hier::marginal_hierarchy_loss)
 #   hxe      -sum over the path edges P -> C of lambda(C) * log(p(C) / p(P)),
 #            lambda(C) = exp(-alpha * depth(C)) / Z, Z = sum over all nodes of exp(-alpha * depth)
 #            (Bertinetto et al. 2020; weighting as in better_mistakes/trees.py)
@@ -83,7 +83,7 @@ class Tree:
 
 
 # ---------------------------------------------------------------------------
-def blog(logits, y, tree, w):
+def marginal(logits, y, tree, w):
     probs = torch.softmax(logits, 1)
     species = [n for n in tree.nodes if tree.parent.get(n) == tree.root]  # level 1, in level order
     species.sort(key=lambda s: min(tree.leaves_below(s)))
@@ -145,7 +145,7 @@ def case(name, tree_name, loss, params, k, fn, batch=4):
 
 cases = []
 for w in (0.0, 0.3, 1.0):
-    cases.append(case(f"blog_w{w}", "pets5", "blog", {"w": w}, 5, lambda x, y, t, w=w: blog(x, y, t, w)))
+    cases.append(case(f"marginal_w{w}", "pets5", "marginal", {"w": w}, 5, lambda x, y, t, w=w: marginal(x, y, t, w)))
 for tname in ("pets5", "zoo6"):
     n = len(TREES[tname]["vocab"])
     for alpha, norm in ((0.0, True), (0.5, True), (1.2, False)):

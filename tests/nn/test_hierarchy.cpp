@@ -198,7 +198,7 @@ TEST(Hierarchy, Gradchecks) {
   std::map<std::string, std::pair<std::function<Tensor(const TensorList&)>, TensorList>> cases = {
       {"ancestor_sum", {[&](const TensorList& in) { return hier::ancestor_sum(in[0], pets, 1); }, {p5}}},
       {"node_log_probs", {[&](const TensorList& in) { return hier::node_log_probs(in[0], zoo); }, {x6}}},
-      {"blog", {[&](const TensorList& in) { return hier::blog_hier_loss(in[0], in[1], pets, 0.3); }, {x5, y5}}},
+      {"marginal", {[&](const TensorList& in) { return hier::marginal_hierarchy_loss(in[0], in[1], pets, 0.3); }, {x5, y5}}},
       {"hxe", {[&](const TensorList& in) { return hier::hxe_loss(in[0], in[1], zoo, 0.6); }, {x6, y6}}},
       {"soft", {[&](const TensorList& in) { return hier::soft_label_loss(in[0], in[1], zoo, 4.0); }, {x6, y6}}},
       {"cascade_probs", {[&](const TensorList& in) { return hier::cascade_softmax(in[0], zoo); }, {x10}}},
@@ -213,11 +213,11 @@ TEST(Hierarchy, Gradchecks) {
 // ---------------------------------------------------------------------------
 // Losses, by hand
 
-TEST(HierLoss, BlogLossEndpoints) {
+TEST(HierLoss, MarginalLossEndpoints) {
   ClassTree t = pets5();
   Tensor x = f64({0.3, -1, 2, 0.5, 0, 1, 1, -2, 0.1, 0.7, 0, 0, 0, 0, 3}, {3, 5});
   Tensor y = labels({2, 4, 3});
-  EXPECT_NEAR(hier::blog_hier_loss(x, y, t, 1.0).item(), cross_entropy(x, y).item(), 1e-12);
+  EXPECT_NEAR(hier::marginal_hierarchy_loss(x, y, t, 1.0).item(), cross_entropy(x, y).item(), 1e-12);
   // w = 0: the species NLL, by hand.
   std::vector<double> xv = x.to_vector<double>();
   double want = 0;
@@ -228,25 +228,25 @@ TEST(HierLoss, BlogLossEndpoints) {
     for (int j = 0; j < 3; ++j) cat += std::exp(xv[b * 5 + j]) / z;
     want += -std::log(species[b] == 0 ? cat : 1 - cat) / 3;
   }
-  EXPECT_NEAR(hier::blog_hier_loss(x, y, t, 0.0).item(), want, 1e-12);
+  EXPECT_NEAR(hier::marginal_hierarchy_loss(x, y, t, 0.0).item(), want, 1e-12);
   // In between: linear in w.
-  EXPECT_NEAR(hier::blog_hier_loss(x, y, t, 0.25).item(), 0.25 * cross_entropy(x, y).item() + 0.75 * want, 1e-12);
+  EXPECT_NEAR(hier::marginal_hierarchy_loss(x, y, t, 0.25).item(), 0.25 * cross_entropy(x, y).item() + 0.75 * want, 1e-12);
   // The module, with a settable w; f32 logits work too.
-  auto loss = std::make_shared<hier::BlogHierLoss>(std::make_shared<const ClassTree>(t), 0.0);
+  auto loss = std::make_shared<hier::MarginalHierarchyLoss>(std::make_shared<const ClassTree>(t), 0.0);
   EXPECT_NEAR((*loss)(x.to(DType::f32), y).item(), want, 1e-5);
   loss->set_w(1.0);
   EXPECT_NEAR((*loss)(x, y).item(), cross_entropy(x, y).item(), 1e-12);
-  EXPECT_EQ(loss->name(), "BlogHierLoss");
-  EXPECT_ERROR_HAS(hier::blog_hier_loss(x, labels({0, 5, 1}), t, 0.5), "blog_hier_loss", "[0, 5)");
-  EXPECT_ERROR_HAS(hier::blog_hier_loss(x.narrow(1, 0, 4), y, t, 0.5), "blog_hier_loss", "[B, 5]", "[3, 4]");
+  EXPECT_EQ(loss->name(), "MarginalHierarchyLoss");
+  EXPECT_ERROR_HAS(hier::marginal_hierarchy_loss(x, labels({0, 5, 1}), t, 0.5), "marginal_hierarchy_loss", "[0, 5)");
+  EXPECT_ERROR_HAS(hier::marginal_hierarchy_loss(x.narrow(1, 0, 4), y, t, 0.5), "marginal_hierarchy_loss", "[B, 5]", "[3, 4]");
 }
 
-// HXE on a 2-level tree is the blog's loss with w = e^{-alpha}, scaled by lambda(species) = e^{-alpha} / Z:
+// HXE on a 2-level tree is the marginal hierarchy loss M with w = e^{-alpha}, scaled by lambda(species) = e^{-alpha} / Z:
 //   HXE = lambda_1 (-log p_s) + lambda_2 (-log p(b|s)),  lambda_d = e^{-alpha d} / Z
-//       = (e^{-alpha} / Z) * (-log p_s - e^{-alpha} log p(b|s)) = (e^{-alpha} / Z) * Blog(w = e^{-alpha}),
-// since Blog(w) = w (-log p_s - log p(b|s)) + (1 - w)(-log p_s) = -log p_s - w log p(b|s).
+//       = (e^{-alpha} / Z) * (-log p_s - e^{-alpha} log p(b|s)) = (e^{-alpha} / Z) * M(w = e^{-alpha}),
+// since M(w) = w (-log p_s - log p(b|s)) + (1 - w)(-log p_s) = -log p_s - w log p(b|s).
 // Z = sum over all nodes of e^{-alpha depth} = 1 + 2 e^{-alpha} + 5 e^{-2 alpha} here (1 without normalisation).
-TEST(HierLoss, HxeOnTwoLevelsIsTheBlogLossScaled) {
+TEST(HierLoss, HxeOnTwoLevelsIsTheMarginalLossScaled) {
   ClassTree t = pets5();
   manual_seed(3);
   Tensor x = randn({6, 5}, DType::f64);
@@ -254,9 +254,9 @@ TEST(HierLoss, HxeOnTwoLevelsIsTheBlogLossScaled) {
   for (double alpha : {0.0, 0.1, 0.6, 1.5, 3.0}) {
     const double w = std::exp(-alpha);
     const double z = 1 + 2 * w + 5 * w * w;
-    const double blog = hier::blog_hier_loss(x, y, t, w).item();
-    EXPECT_NEAR(hier::hxe_loss(x, y, t, alpha, /*normalize=*/false).item(), w * blog, 1e-12) << alpha;
-    EXPECT_NEAR(hier::hxe_loss(x, y, t, alpha, /*normalize=*/true).item(), w / z * blog, 1e-12) << alpha;
+    const double marginal = hier::marginal_hierarchy_loss(x, y, t, w).item();
+    EXPECT_NEAR(hier::hxe_loss(x, y, t, alpha, /*normalize=*/false).item(), w * marginal, 1e-12) << alpha;
+    EXPECT_NEAR(hier::hxe_loss(x, y, t, alpha, /*normalize=*/true).item(), w / z * marginal, 1e-12) << alpha;
   }
 }
 
@@ -362,7 +362,7 @@ TEST(HierLoss, MatchesPyTorchGolden) {
     const std::string loss = c["loss"];
     const json& p = c["params"];
     Tensor out;
-    if (loss == "blog") out = hier::blog_hier_loss(x, y, t, p["w"].get<double>());
+    if (loss == "marginal") out = hier::marginal_hierarchy_loss(x, y, t, p["w"].get<double>());
     else if (loss == "hxe") out = hier::hxe_loss(x, y, t, p["alpha"].get<double>(), p["normalize"].get<bool>());
     else if (loss == "soft") out = hier::soft_label_loss(x, y, t, p["beta"].get<double>());
     else if (loss == "cascade") out = hier::cascade_loss(x, y, t);

@@ -1,18 +1,14 @@
-// nn/Hierarchy.cpp: ClassTree (builders, levels, LCA heights) and the hierarchy-aware losses.
-//
-// Every loss is written with existing differentiable ops (log_softmax, index_select, cat,
-// logsumexp, matmul, nll_loss, cross_entropy), so each backward comes from those ops.
+// nn/HierarchyTree.cpp: ClassTree: the builders and parsers (parent list, parent file, rule,
+// levels), levels, paths and LCA heights (nn/Hierarchy.h).
 #include "nn/Hierarchy.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
-#include <cstdlib>
 #include <fstream>
-#include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
+#include "nn/HierarchyDetail.h"
 #include "tensor/Error.h"
 
 namespace ember {
@@ -26,62 +22,10 @@ std::string where(const std::string& source, int line) {
   return line > 0 ? source + ":" + std::to_string(line) + ": " : source + ": ";
 }
 
-std::string trim(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return s.substr(a, b - a);
-}
-
-std::string strip_comment(const std::string& s) {
-  size_t h = s.find('#');
-  return h == std::string::npos ? s : s.substr(0, h);
-}
-
-Tensor reduce(const Tensor& per_sample, Reduction r) {
-  switch (r) {
-    case Reduction::None: return per_sample;
-    case Reduction::Sum: return per_sample.sum();
-    case Reduction::Mean: return per_sample.mean();
-  }
-  return per_sample;
-}
-
-// logits [B, n] and targets i64 [B] with values in [0, n_classes).
-void check_inputs(const char* op, const Tensor& logits, int64_t width, const Tensor& target, int64_t n_classes) {
-  EMBER_CHECK(logits.dim() == 2 && logits.size(1) == width, op, ": expected logits [B, ", width, "], got ",
-              fmt(logits.shape()));
-  EMBER_CHECK(is_floating(logits.dtype()), op, ": logits must be float, got dtype ", dtype_name(logits.dtype()));
-  if (!target.defined()) return;
-  EMBER_CHECK(target.dtype() == DType::i64, op, ": targets must be class indices (i64), got dtype ",
-              dtype_name(target.dtype()));
-  EMBER_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), op, ": expected targets [",
-              logits.size(0), "], got ", fmt(target.shape()));
-  if (target.numel()) {
-    std::vector<int64_t> t = target.to_vector<int64_t>();
-    auto [lo, hi] = std::minmax_element(t.begin(), t.end());
-    EMBER_CHECK(*lo >= 0 && *hi < n_classes, op, ": target values must be in [0, ", n_classes, "), got values in [",
-                *lo, ", ", *hi, "]");
-  }
-}
-
-Tensor like(const Tensor& host, const Tensor& ref) { return host.to(ref.dtype()).to(ref.device()); }
-
-// out[b, g] = logsumexp_{j in groups[g]} x[b, j]; groups padded to the largest with a -inf column.
-Tensor group_logsumexp(const Tensor& x, const std::vector<std::vector<int64_t>>& groups) {
-  const int64_t B = x.size(0), W = x.size(1);
-  size_t kmax = 1;
-  for (auto& g : groups) kmax = std::max(kmax, g.size());
-  std::vector<int64_t> idx;
-  idx.reserve(groups.size() * kmax);
-  for (auto& g : groups)
-    for (size_t j = 0; j < kmax; ++j) idx.push_back(j < g.size() ? g[j] : W);
-  Tensor ext = cat({x, full({B, 1}, -INFINITY, TensorOptions(x.dtype(), x.device()))}, 1);
-  Tensor picked = index_select(ext, 1, from_vector(idx).to(x.device()));
-  return picked.reshape({B, static_cast<int64_t>(groups.size()), static_cast<int64_t>(kmax)}).logsumexp({2});
-}
-
 }  // namespace
+
+using detail::strip_comment;
+using detail::trim;
 
 // ---------------------------------------------------------------------------
 // Builders
@@ -422,216 +366,6 @@ std::string ClassTree::str() const {
     for (auto it = ch.rbegin(); it != ch.rend(); ++it) stack.push_back({*it, ind + 1});
   }
   return os.str();
-}
-
-// ---------------------------------------------------------------------------
-// Aggregation ops
-
-Tensor ancestor_sum(const Tensor& probs, const ClassTree& tree, int level) {
-  EMBER_CHECK(probs.dim() == 2 && probs.size(1) == tree.num_leaves(), "ancestor_sum: expected probabilities [B, ",
-              tree.num_leaves(), "], got ", fmt(probs.shape()));
-  return probs.matmul(like(tree.level_matrix(level), probs));
-}
-
-Tensor node_log_probs(const Tensor& logits, const ClassTree& tree) {
-  check_inputs("node_log_probs", logits, tree.num_leaves(), Tensor(), 0);
-  Tensor table = log_softmax(logits, 1);  // columns: node ids 0 .. done-1
-  int64_t done = tree.num_leaves();
-  while (done < tree.num_nodes()) {  // internal nodes come sorted by height: one block per height
-    const int h = tree.height(done);
-    std::vector<std::vector<int64_t>> groups;
-    for (; done < tree.num_nodes() && tree.height(done) == h; ++done) groups.push_back(tree.children(done));
-    table = cat({table, group_logsumexp(table, groups)}, 1);
-  }
-  return table;
-}
-
-Tensor level_log_probs(const Tensor& logits, const ClassTree& tree, int level) {
-  std::vector<int64_t> ids = tree.level_nodes(level);
-  return index_select(node_log_probs(logits, tree), 1, from_vector(ids).to(logits.device()));
-}
-
-// ---------------------------------------------------------------------------
-// Losses
-
-Tensor blog_hier_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, double w, int level,
-                      Reduction r) {
-  check_inputs("blog_hier_loss", logits, tree.num_leaves(), target, tree.num_leaves());
-  Tensor table = node_log_probs(logits, tree);
-  Tensor leaf_lp = table.narrow(1, 0, tree.num_leaves());
-  Tensor level_lp = index_select(table, 1, from_vector(tree.level_nodes(level)).to(logits.device()));
-  Tensor level_y = index_select(tree.level_index(level).to(target.device()), 0, target);
-  Tensor per = nll_loss(leaf_lp, target, Reduction::None) * w + nll_loss(level_lp, level_y, Reduction::None) * (1.0 - w);
-  return reduce(per, r);
-}
-
-Tensor hxe_coefficients(const ClassTree& tree, double alpha, bool normalize) {
-  double z = 1.0;
-  if (normalize) {
-    z = 0.0;
-    for (int64_t n = 0; n < tree.num_nodes(); ++n) z += std::exp(-alpha * tree.depth(n));
-  }
-  auto lambda = [&](int64_t node) { return std::exp(-alpha * tree.depth(node)) / z; };
-  const int64_t N = tree.num_leaves(), K = tree.num_nodes();
-  std::vector<double> c(static_cast<size_t>(N * K), 0.0);
-  for (int64_t y = 0; y < N; ++y) {
-    std::vector<int64_t> p = tree.path(y);  // p[0] = root
-    double* row = c.data() + y * K;
-    if (p.size() > 1) row[p[0]] -= lambda(p[1]);  // + lambda(C_1) log p(root)
-    for (size_t h = 1; h < p.size(); ++h)
-      row[p[h]] += lambda(p[h]) - (h + 1 < p.size() ? lambda(p[h + 1]) : 0.0);
-  }
-  return from_vector(c, {N, K});
-}
-
-Tensor hxe_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, double alpha, bool normalize,
-                Reduction r) {
-  check_inputs("hxe_loss", logits, tree.num_leaves(), target, tree.num_leaves());
-  Tensor coef = index_select(like(hxe_coefficients(tree, alpha, normalize), logits), 0, target.to(logits.device()));
-  return reduce(-(coef * node_log_probs(logits, tree)).sum({1}), r);
-}
-
-Tensor soft_targets(const Tensor& cost, double beta, bool divide_by_max) {
-  EMBER_CHECK(cost.dim() == 2 && cost.size(0) == cost.size(1), "soft_targets: expected a square [N, N] cost matrix, got ",
-              fmt(cost.shape()));
-  Tensor c = cost.detach().to(DType::f64).cpu();
-  if (divide_by_max && c.numel()) {
-    double m = c.max().item();
-    if (m > 0) c = c / m;
-  }
-  return softmax(c * (-beta), 1);
-}
-
-Tensor soft_target_loss(const Tensor& logits, const Tensor& target, const Tensor& targets_matrix, Reduction r) {
-  const int64_t N = targets_matrix.dim() == 2 ? targets_matrix.size(1) : -1;
-  EMBER_CHECK(targets_matrix.dim() == 2 && targets_matrix.size(0) == N, "soft_target_loss: expected an [N, N] target matrix, got ",
-              fmt(targets_matrix.shape()));
-  check_inputs("soft_target_loss", logits, N, target, N);
-  Tensor t = index_select(like(targets_matrix.detach(), logits), 0, target.to(logits.device()));
-  CrossEntropyOptions o;
-  o.reduction = r;
-  return cross_entropy(logits, t, o);
-}
-
-Tensor soft_label_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, double beta, Reduction r) {
-  return soft_target_loss(logits, target, soft_targets(tree.lca_heights(), beta, true), r);
-}
-
-// ---------------------------------------------------------------------------
-// Cost-matrix files
-
-namespace {
-bool parse_number(const std::string& s, double& v) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  v = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size() && std::isfinite(v);
-}
-
-std::vector<std::string> split_fields(const std::string& body, bool& empty_field) {
-  std::vector<std::string> out;
-  empty_field = false;
-  if (body.find(',') != std::string::npos) {
-    std::stringstream ss(body);
-    for (std::string f; std::getline(ss, f, ',');) {
-      f = trim(f);
-      if (f.empty()) empty_field = true;
-      out.push_back(f);
-    }
-    if (!body.empty() && body.back() == ',') empty_field = true;
-  } else {
-    std::istringstream is(body);
-    for (std::string t; is >> t;) out.push_back(t);
-  }
-  return out;
-}
-
-Tensor load_costs(const std::string& path, int64_t n, const std::vector<std::string>* vocab) {
-  std::ifstream f(path);
-  EMBER_CHECK(f.good(), "load_cost_matrix: cannot open '", path, "'");
-  EMBER_CHECK(n > 0, "load_cost_matrix: '", path, "': the number of classes must be positive, got ", n);
-  std::vector<double> vals;
-  int64_t rows = 0;
-  bool first = true;
-  std::string line;
-  int ln = 0;
-  while (std::getline(f, line)) {
-    ++ln;
-    std::string body = trim(strip_comment(line));
-    if (body.empty()) continue;
-    bool empty_field = false;
-    std::vector<std::string> fields = split_fields(body, empty_field);
-    EMBER_CHECK(!empty_field, path, ":", ln, ": empty field (two separators in a row or a trailing comma)");
-    double v = 0;
-    bool numeric = std::all_of(fields.begin(), fields.end(), [&](const std::string& s) { return parse_number(s, v); });
-    if (first && !numeric && std::none_of(fields.begin(), fields.end(), [&](const std::string& s) { return parse_number(s, v); })) {
-      first = false;  // a header of class names
-      EMBER_CHECK(static_cast<int64_t>(fields.size()) == n, path, ":", ln, ": the header names ", fields.size(),
-                  " classes, expected ", n);
-      if (vocab)
-        for (size_t i = 0; i < fields.size(); ++i)
-          EMBER_CHECK(fields[i] == (*vocab)[i], path, ":", ln, ": header column ", i + 1, " is '", fields[i],
-                      "' but vocab class ", i, " is '", (*vocab)[i], "' (the columns must follow the vocab order)");
-      continue;
-    }
-    first = false;
-    for (size_t i = 0; i < fields.size(); ++i)
-      EMBER_CHECK(parse_number(fields[i], v), path, ":", ln, ": field ", i + 1, " '", fields[i],
-                  "' is not a (finite) number");
-    EMBER_CHECK(static_cast<int64_t>(fields.size()) == n, path, ":", ln, ": row has ", fields.size(),
-                " values, expected ", n, " (one per class)");
-    ++rows;
-    EMBER_CHECK(rows <= n, path, ":", ln, ": more than ", n, " rows (expected an ", n, " x ", n, " matrix)");
-    for (auto& s : fields) {
-      parse_number(s, v);
-      vals.push_back(v);
-    }
-  }
-  EMBER_CHECK(rows == n, path, ": ", rows, " rows, expected ", n, " (an ", n, " x ", n, " matrix, one row per true class)");
-  return from_vector(vals, {n, n});
-}
-}  // namespace
-
-Tensor load_cost_matrix(const std::string& path, int64_t n_classes) { return load_costs(path, n_classes, nullptr); }
-Tensor load_cost_matrix(const std::string& path, const std::vector<std::string>& vocab) {
-  return load_costs(path, static_cast<int64_t>(vocab.size()), &vocab);
-}
-
-// ---------------------------------------------------------------------------
-// The cascade
-
-Tensor cascade_log_probs(const Tensor& logits, const ClassTree& tree) {
-  const std::vector<int64_t>& nodes = tree.cascade_nodes();
-  const int64_t K = static_cast<int64_t>(nodes.size()), N = tree.num_leaves();
-  check_inputs("cascade_log_probs", logits, K, Tensor(), 0);
-  std::vector<int64_t> pos(static_cast<size_t>(tree.num_nodes()), -1);
-  for (int64_t k = 0; k < K; ++k) pos[static_cast<size_t>(nodes[static_cast<size_t>(k)])] = k;
-  // Sibling groups: the children of every internal node, as logit positions.
-  std::vector<std::vector<int64_t>> groups;
-  std::vector<int64_t> group_of(static_cast<size_t>(K), -1);
-  for (int64_t g = N; g < tree.num_nodes(); ++g) {
-    std::vector<int64_t> members;
-    for (int64_t c : tree.children(g)) {
-      members.push_back(pos[static_cast<size_t>(c)]);
-      group_of[static_cast<size_t>(pos[static_cast<size_t>(c)])] = static_cast<int64_t>(groups.size());
-    }
-    groups.push_back(members);
-  }
-  Tensor lse = group_logsumexp(logits, groups);                                           // [B, G]
-  Tensor cond = logits - index_select(lse, 1, from_vector(group_of).to(logits.device()));  // log p(C | parent)
-  // log p(leaf) = sum of cond over the leaf's path (root excluded): cond @ P, P [K, N] 0/1.
-  std::vector<float> p(static_cast<size_t>(K * N), 0.f);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t a : tree.path(n))
-      if (a != tree.root()) p[static_cast<size_t>(pos[static_cast<size_t>(a)] * N + n)] = 1.f;
-  return cond.matmul(like(from_vector(p, {K, N}), logits));
-}
-
-Tensor cascade_softmax(const Tensor& logits, const ClassTree& tree) { return cascade_log_probs(logits, tree).exp(); }
-
-Tensor cascade_loss(const Tensor& logits, const Tensor& target, const ClassTree& tree, Reduction r) {
-  check_inputs("cascade_loss", logits, static_cast<int64_t>(tree.cascade_nodes().size()), target, tree.num_leaves());
-  return nll_loss(cascade_log_probs(logits, tree), target, r);
 }
 
 }  // namespace hier

@@ -1,0 +1,50 @@
+// learner/Cli.h: small helpers that every training program needs and that have nothing to do with
+// its experiment: the number of CPU threads, the output folder, and numbers, integer lists and
+// value grids read from command-line text. No command-line parser is involved: the program passes
+// the flag's name, which the error messages quote.
+//
+//   set_threads(threads);                                   // --threads (0: OpenMP's default)
+//   ensure_dir(out);                                        // --out, created when missing
+//   std::vector<int> ks = parse_int_list("--few-shot", "1,5,10", 1, 100000);
+//   std::vector<double> ws = parse_grid("0:1:0.25");        // {0, 0.25, 0.5, 0.75, 1}
+#pragma once
+
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace ember {
+namespace learner {
+
+// `threads` OpenMP threads; 0 keeps OpenMP's default (a no-op without OpenMP).
+void set_threads(int threads);
+
+// Creates the folder `dir` when missing; throws an error naming `flag` and `dir` when it is not a
+// folder afterwards.
+void ensure_dir(const std::string& dir, const std::string& flag = "--out");
+
+// Reads all of `s` into `v` (an integer: std::stol, a floating-point number: std::stod); false
+// when `s` is empty, no number, or has more after the number ("5x").
+template <typename T>
+bool parse_number(const std::string& s, T& v) {
+  size_t used = 0;
+  try {
+    if constexpr (std::is_integral_v<T>) v = static_cast<T>(std::stol(s, &used));
+    else v = static_cast<T>(std::stod(s, &used));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !s.empty() && used == s.size();
+}
+
+// "1,5,10" -> {1, 5, 10}; every value in [lo, hi]. Errors name the flag and the bad item.
+std::vector<int> parse_int_list(const std::string& flag, const std::string& text, int lo, int hi);
+
+// "0:1:0.05" (start:stop:step, stop included, each value rounded to 9 decimals) or "0,0.5,1";
+// every value in [lo, hi]. Errors name the flag and the bad item.
+std::vector<double> parse_grid(const std::string& text, const std::string& flag = "--w", double lo = 0,
+                               double hi = 1);
+
+}  // namespace learner
+}  // namespace ember
