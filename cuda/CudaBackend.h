@@ -22,7 +22,7 @@ namespace cuda {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int index) : index_(index), alloc_(index) {}
+  explicit CudaBackend(int index) : Backend(Device::cuda(index)), index_(index), alloc_(index) {}
 
   Allocator& allocator() override { return alloc_; }
   CachingAllocator& caching_allocator() { return alloc_; }
@@ -68,6 +68,10 @@ class CudaBackend final : public Backend {
                          void* sum_gy, void* sum_gy_xmu) override;
   void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
                                  const void* mean, const void* a, const void* b, const void* k, void* gx) override;
+  void layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                  const KView& b, double eps) override;
+  void layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                 const KView& rstd, const KView& w) override;
   // Optim.cu
   void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override;
   void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override;

@@ -147,6 +147,66 @@ __global__ void bn_backward_input_kernel(int64_t total, int64_t c, int64_t s, co
   }
 }
 
+// Every thread of the block gets the block's sum.
+__device__ double block_sum_all(double v) {
+  __shared__ double total;
+  v = block_sum(v);
+  if (threadIdx.x == 0) total = v;
+  __syncthreads();
+  v = total;
+  __syncthreads();  // total is reused by the next call
+  return v;
+}
+
+// Layer norm: one block per row (grid-stride over rows), sums in double over the block.
+template <class T>
+__global__ void layer_norm_kernel(int64_t rows, int64_t cols, const T* x, const T* w, const T* b, double eps, T* y,
+                                  T* mean, T* rstd) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* xr = x + r * cols;
+    double s = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += static_cast<double>(xr[c]);
+    const double mu = block_sum_all(s) / static_cast<double>(cols);
+    double v = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double d = static_cast<double>(xr[c]) - mu;
+      v += d * d;
+    }
+    const double rs = 1.0 / sqrt(block_sum_all(v) / static_cast<double>(cols) + eps);
+    if (threadIdx.x == 0) {
+      mean[r] = static_cast<T>(mu);
+      rstd[r] = static_cast<T>(rs);
+    }
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const T h = static_cast<T>((static_cast<double>(xr[c]) - mu) * rs);
+      y[r * cols + c] = (w ? h * w[c] : h) + (b ? b[c] : T(0));
+    }
+  }
+}
+
+template <class T>
+__global__ void layer_norm_backward_kernel(int64_t rows, int64_t cols, const T* gy, const T* x, const T* mean,
+                                           const T* rstd, const T* w, T* gx) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const double mu = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
+    const T* xr = x + r * cols;
+    const T* gr = gy + r * cols;
+    double s1 = 0, s2 = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double g = static_cast<double>(w ? gr[c] * w[c] : gr[c]);
+      s1 += g;
+      s2 += g * (static_cast<double>(xr[c]) - mu) * rs;
+    }
+    const double m1 = block_sum_all(s1) / static_cast<double>(cols);
+    const double m2 = block_sum_all(s2) / static_cast<double>(cols);
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double g = static_cast<double>(w ? gr[c] * w[c] : gr[c]);
+      const double h = (static_cast<double>(xr[c]) - mu) * rs;
+      gx[r * cols + c] = static_cast<T>(rs * (g - m1 - h * m2));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -208,6 +268,34 @@ void CudaBackend::batch_norm_backward_input(DType t, int64_t n, int64_t c, int64
         total, c, s, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<const T*>(mean),
         static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
     after_launch("batch_norm");
+  });
+}
+
+void CudaBackend::layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                             const KView& b, double eps) {
+  const DeviceGuard guard(index_);
+  const int64_t rows = x.shape[0], cols = x.shape[1];
+  if (rows == 0) return;
+  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    launch(layer_norm_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols, reinterpret_cast<const T*>(x.data),
+           reinterpret_cast<const T*>(w.data), reinterpret_cast<const T*>(b.data), eps, reinterpret_cast<T*>(y.data),
+           reinterpret_cast<T*>(mean.data), reinterpret_cast<T*>(rstd.data));
+    after_launch("layer_norm");
+  });
+}
+
+void CudaBackend::layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                            const KView& rstd, const KView& w) {
+  const DeviceGuard guard(index_);
+  const int64_t rows = x.shape[0], cols = x.shape[1];
+  if (rows == 0) return;
+  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    launch(layer_norm_backward_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols,
+           reinterpret_cast<const T*>(gy.data), reinterpret_cast<const T*>(x.data), reinterpret_cast<const T*>(mean.data),
+           reinterpret_cast<const T*>(rstd.data), reinterpret_cast<const T*>(w.data), reinterpret_cast<T*>(gx.data));
+    after_launch("layer_norm");
   });
 }
 

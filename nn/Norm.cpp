@@ -1,4 +1,4 @@
-// nn/Norm.cpp: BatchNorm1d / BatchNorm2d (see nn/Norm.h).
+// nn/Norm.cpp: BatchNorm1d / BatchNorm2d and LayerNorm (see nn/Norm.h).
 #include "nn/Norm.h"
 
 #include <sstream>
@@ -38,6 +38,27 @@ std::string BatchNorm::extra_repr() const {
   os << num_features << ", eps=" << options.eps << ", momentum=" << options.momentum
      << ", affine=" << (options.affine ? "True" : "False")
      << ", track_running_stats=" << (options.track_running_stats ? "True" : "False");
+  return os.str();
+}
+
+LayerNorm::LayerNorm(Shape shape) : LayerNorm(std::move(shape), Options{}) {}
+
+LayerNorm::LayerNorm(Shape shape, Options opt) : Module("LayerNorm"), normalized_shape(std::move(shape)), options(opt) {
+  EMBER_CHECK(!normalized_shape.empty() && numel_of(normalized_shape) > 0, "LayerNorm(", fmt(normalized_shape),
+              "): normalized_shape must be non-empty with positive sizes");
+  if (opt.elementwise_affine) {
+    weight = register_parameter("weight", ones(normalized_shape));
+    bias = register_parameter("bias", zeros(normalized_shape));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, normalized_shape, weight, bias, options.eps); }
+
+std::string LayerNorm::extra_repr() const {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < normalized_shape.size(); ++i) os << (i ? ", " : "") << normalized_shape[i];
+  os << (normalized_shape.size() == 1 ? ",), eps=" : "), eps=") << options.eps << ", elementwise_affine=" << (options.elementwise_affine ? "True" : "False");
   return os.str();
 }
 

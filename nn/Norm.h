@@ -1,4 +1,4 @@
-// nn/Norm.h: BatchNorm1d and BatchNorm2d, as PyTorch's.
+// nn/Norm.h: BatchNorm1d, BatchNorm2d and LayerNorm, as PyTorch's.
 //
 // Training: normalise with the batch's statistics and move running_mean / running_var
 // toward them (momentum 0.1, unbiased variance); eval: normalise with the running
@@ -44,6 +44,25 @@ class BatchNorm1d : public BatchNorm {
 class BatchNorm2d : public BatchNorm {
  public:
   explicit BatchNorm2d(int64_t n, Options opt = {}) : BatchNorm("BatchNorm2d", n, opt, 4, 4) {}
+};
+
+// LayerNorm(normalized_shape): normalises each sample over its last dims (those of
+// normalized_shape) with its own mean and variance, the same in training and eval; weight
+// starts at 1, bias at 0 (elementwise_affine). state_dict keys: weight, bias. The op is
+// ember::layer_norm, autograd/ops/norm.cpp.
+class LayerNorm : public Module {
+ public:
+  struct Options {
+    double eps = 1e-5;
+    bool elementwise_affine = true;
+  };
+  explicit LayerNorm(Shape normalized_shape);
+  LayerNorm(Shape normalized_shape, Options opt);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  Shape normalized_shape;
+  Options options;
+  Tensor weight, bias;
 };
 
 }  // namespace nn

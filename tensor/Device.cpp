@@ -37,6 +37,10 @@ const char* dtype_name(DType t) {
 // Backend registry
 Backend& cpu_backend();  // tensor/cpu/CpuBackend.cpp
 
+void Backend::not_implemented(const char* op) const {
+  EMBER_FAIL(op, ": not implemented for ", device_.str());
+}
+
 Backend& backend_for(Device d) {
   if (d.is_cpu()) return cpu_backend();
 #ifdef EMBER_WITH_CUDA

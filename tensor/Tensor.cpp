@@ -92,6 +92,8 @@ template double* Tensor::data<double>() const;
 template int64_t* Tensor::data<int64_t>() const;
 template uint8_t* Tensor::data<uint8_t>() const;
 
+KView kview_or_absent(const Tensor& t) { return t.defined() ? kview(t) : KView{}; }
+
 KView kview(const Tensor& t) {
   EMBER_CHECK(t.dim() <= kMaxDims, "tensor: at most ", kMaxDims, " dims are supported, got ",
               fmt(t.shape()));

@@ -169,6 +169,12 @@ const std::vector<OpCase>& op_cases() {
       return batch_norm(in[0], in[1], in[2], rm, rv, false);
     });
 
+    row("layer_norm", {S({4, 3, 5}), S({3, 5}, 0.5, 2), S({3, 5})},
+        [](L in) { return layer_norm(in[0], {3, 5}, in[1], in[2]); });
+    row("layer_norm_last_dim", {S({6, 7})}, [](L in) { return layer_norm(in[0], {7}); });
+    row("layer_norm_weight_only", {S({2, 3, 4}), S({4}, 0.5, 2)},
+        [](L in) { return layer_norm(in[0], {4}, in[1], Tensor(), 1e-3); });
+
     // --- softmax family ------------------------------------------------------------
     row("softmax_dim1", {S({3, 5})}, [](L in) { return softmax(in[0], 1); });
     row("softmax_dim0", {S({3, 5})}, [](L in) { return softmax(in[0], 0); });

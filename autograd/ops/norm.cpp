@@ -1,4 +1,7 @@
-// autograd/ops/norm.cpp: batch normalisation over the channels of x [N, C, ...].
+// autograd/ops/norm.cpp: batch normalisation over the channels of x [N, C, ...], and layer
+// normalisation over the last dims of x.
+//
+// Batch norm.
 //
 // With M = N * (the spatial size) values per channel, statistics mean and var (biased),
 // invstd = 1 / sqrt(var + eps) and xhat = (x - mean) * invstd:
@@ -103,6 +106,59 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
              }
              Tensor gw = need_w ? sum_gy_xmu * invstd : Tensor();
              Tensor gb = need_b ? sum_gy : Tensor();
+             return TensorList{gx, gw, gb};
+           });
+  return y;
+}
+
+// Layer norm. Each row r of x seen as [rows, cols] (cols = the normalised size) has its mean
+// and rstd = 1 / sqrt(biased var + eps); xhat = (x - mean) * rstd, y = xhat * w + b:
+//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w   (per row; a backend kernel)
+//   dw = sum over rows of dy * xhat      db = sum over rows of dy
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  EMBER_CHECK(k >= 1 && k <= x.dim() && Shape(x.shape().end() - k, x.shape().end()) == normalized_shape,
+              "layer_norm: normalized_shape ", fmt(normalized_shape), " is not the trailing shape of input ",
+              fmt(x.shape()));
+  EMBER_CHECK(is_floating(x.dtype()), "layer_norm: needs a float tensor, got dtype ", dtype_name(x.dtype()));
+  for (const Tensor* p : {&weight, &bias}) {
+    if (!p->defined()) continue;
+    raw::check_same_device("layer_norm", x, *p);
+    raw::check_same_dtype("layer_norm", x, *p);
+    EMBER_CHECK(p->shape() == normalized_shape, "layer_norm: ", p == &weight ? "weight " : "bias ", fmt(p->shape()),
+                " does not match normalized_shape ", fmt(normalized_shape));
+  }
+  const int64_t cols = numel_of(normalized_shape), rows = cols ? x.numel() / cols : 0;
+  const TensorOptions opts(x.dtype(), x.device());
+  auto rows_view = [rows, cols](const Tensor& t) { return raw::as_view(t, {rows, cols}, {cols, 1}, t.offset()); };
+  auto flat = [&](const Tensor& t) { return t.defined() ? raw::contiguous(t.detach()).reshape({cols}) : Tensor(); };
+  Tensor xc = raw::contiguous(x), w = flat(weight), b = flat(bias);
+  Tensor y = empty(x.shape(), opts), mean = empty({rows}, opts), rstd = empty({rows}, opts);
+  if (y.numel())
+    backend_for(x.device()).layer_norm(kview(rows_view(y)), kview(mean), kview(rstd), kview(rows_view(xc)),
+                                       kview_or_absent(w), kview_or_absent(b), eps);
+  if (needs_grad({x, weight, bias}))
+    record("layer_norm", {x, weight, bias}, y,
+           [sx = save("layer_norm", xc), mean, rstd, w, normalized_shape, rows, cols, rows_view,
+            need_x = x.requires_grad(), need_w = weight.defined() && weight.requires_grad(),
+            need_b = bias.defined() && bias.requires_grad()](const Tensor& grad) {
+             NoGradGuard no_grad;
+             const Tensor gy = raw::contiguous(grad), X = sx.get();
+             Tensor gx, gw, gb;
+             if (need_x) {
+               gx = empty(X.shape(), TensorOptions(gy.dtype(), gy.device()));
+               if (gx.numel())
+                 backend_for(gy.device())
+                     .layer_norm_backward_input(kview(rows_view(gx)), kview(rows_view(gy)), kview(rows_view(X)),
+                                                kview(mean), kview(rstd), kview_or_absent(w));
+             }
+             const Tensor g2 = rows_view(gy);
+             if (need_w) {
+               const Tensor xhat = (rows_view(X) - mean.unsqueeze(1)) * rstd.unsqueeze(1);
+               gw = (g2 * xhat).sum({0}).reshape(normalized_shape);
+             }
+             if (need_b) gb = g2.sum({0}).reshape(normalized_shape);
              return TensorList{gx, gw, gb};
            });
   return y;

@@ -26,6 +26,7 @@ Allocator& cpu_allocator();  // Allocator.cpp
 
 class CpuBackend final : public Backend {
  public:
+  CpuBackend() : Backend(Device::cpu()) {}
   // Allocator.cpp
   Allocator& allocator() override { return cpu_allocator(); }
   // CpuBackend.h (host copies)
@@ -69,6 +70,10 @@ class CpuBackend final : public Backend {
                          void* sum_gy, void* sum_gy_xmu) override;
   void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
                                  const void* mean, const void* a, const void* b, const void* k, void* gx) override;
+  void layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                  const KView& b, double eps) override;
+  void layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                 const KView& rstd, const KView& w) override;
   // Optim.cpp
   void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override;
   void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override;

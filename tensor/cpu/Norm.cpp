@@ -115,5 +115,80 @@ void CpuBackend::batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_
   });
 }
 
+// Layer norm: one row at a time (rows spread over threads), sums in double.
+template <class T>
+void layer_norm_rows(const KView& yv, const KView& meanv, const KView& rstdv, const KView& xv, const KView& wv,
+                     const KView& bv, double eps) {
+  const int64_t rows = xv.shape[0], cols = xv.shape[1];
+  const T* x = reinterpret_cast<const T*>(xv.data);
+  const T* w = reinterpret_cast<const T*>(wv.data);
+  const T* b = reinterpret_cast<const T*>(bv.data);
+  T* y = reinterpret_cast<T*>(yv.data);
+  T* mean = reinterpret_cast<T*>(meanv.data);
+  T* rstd = reinterpret_cast<T*>(rstdv.data);
+#pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(xr[c]);
+    const double mu = s / static_cast<double>(cols);
+    double v = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = static_cast<double>(xr[c]) - mu;
+      v += d * d;
+    }
+    const double rs = 1.0 / std::sqrt(v / static_cast<double>(cols) + eps);
+    mean[r] = static_cast<T>(mu);
+    rstd[r] = static_cast<T>(rs);
+    for (int64_t c = 0; c < cols; ++c) {
+      const T h = static_cast<T>((static_cast<double>(xr[c]) - mu) * rs);
+      yr[c] = (w ? h * w[c] : h) + (b ? b[c] : T(0));
+    }
+  }
+}
+
+template <class T>
+void layer_norm_backward_rows(const KView& gxv, const KView& gyv, const KView& xv, const KView& meanv,
+                              const KView& rstdv, const KView& wv) {
+  const int64_t rows = xv.shape[0], cols = xv.shape[1];
+  const T* gy = reinterpret_cast<const T*>(gyv.data);
+  const T* x = reinterpret_cast<const T*>(xv.data);
+  const T* mean = reinterpret_cast<const T*>(meanv.data);
+  const T* rstd = reinterpret_cast<const T*>(rstdv.data);
+  const T* w = reinterpret_cast<const T*>(wv.data);
+  T* gx = reinterpret_cast<T*>(gxv.data);
+#pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const double mu = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
+    const T* xr = x + r * cols;
+    const T* gr = gy + r * cols;
+    double s1 = 0, s2 = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double g = static_cast<double>(w ? gr[c] * w[c] : gr[c]);
+      s1 += g;
+      s2 += g * (static_cast<double>(xr[c]) - mu) * rs;
+    }
+    const double m1 = s1 / static_cast<double>(cols), m2 = s2 / static_cast<double>(cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const double g = static_cast<double>(w ? gr[c] * w[c] : gr[c]);
+      const double h = (static_cast<double>(xr[c]) - mu) * rs;
+      gx[r * cols + c] = static_cast<T>(rs * (g - m1 - h * m2));
+    }
+  }
+}
+
+void CpuBackend::layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                            const KView& b, double eps) {
+  dispatch_float(x.dtype, "layer_norm", [&](auto tag) { layer_norm_rows<decltype(tag)>(y, mean, rstd, x, w, b, eps); });
+}
+
+void CpuBackend::layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                           const KView& rstd, const KView& w) {
+  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
+    layer_norm_backward_rows<decltype(tag)>(gx, gy, x, mean, rstd, w);
+  });
+}
+
 }  // namespace cpu
 }  // namespace ember

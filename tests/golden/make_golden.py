@@ -736,6 +736,16 @@ def elementwise_nan():
     case(fam, "relu_nan", "torch.relu(x), x holds a NaN", torch.relu, {"x": exact([nan, -1.0, 2.0])})
 
 
+def norm():
+    """F.layer_norm. Written after every other family (each case draws from the generator)."""
+    fam = "norm"
+    case(fam, "layer_norm_affine", "F.layer_norm(x [4,3,5], (3,5), w, b)",
+         lambda x, w, b: F.layer_norm(x, (3, 5), w, b), {"x": randn(4, 3, 5, scale=2.0), "w": positive(3, 5), "b": randn(3, 5)})
+    case(fam, "layer_norm_plain", "F.layer_norm(x [6,7], (7,))", lambda x: F.layer_norm(x, (7,)), {"x": randn(6, 7)})
+    case(fam, "layer_norm_eps", "F.layer_norm(x [2,3,4], (4,), w, None, eps=1e-3)",
+         lambda x, w: F.layer_norm(x, (4,), w, None, eps=1e-3), {"x": randn(2, 3, 4), "w": positive(4)})
+
+
 def main():
     elementwise()
     reduce()
@@ -747,6 +757,7 @@ def main():
     composite()
     convnet()
     elementwise_nan()
+    norm()
     os.makedirs(OUT_DIR, exist_ok=True)
     total, count = 0, 0
     for fam, cases in FILES.items():

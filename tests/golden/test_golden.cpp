@@ -476,6 +476,9 @@ const std::map<std::string, CaseFn>& golden_table() {
          return {batch_norm(a["x"], a["w"], a["b"], rm, rv, true), rm, rv};
        }},
       {"batch_norm2d_eval", EXPR(batch_norm(a["x"], a["w"], a["b"], a["rm"], a["rv"], false))},
+      {"layer_norm_affine", EXPR(layer_norm(a["x"], {3, 5}, a["w"], a["b"]))},
+      {"layer_norm_plain", EXPR(layer_norm(a["x"], {7}))},
+      {"layer_norm_eps", EXPR(layer_norm(a["x"], {4}, a["w"], Tensor(), 1e-3))},
       {"resnet_stem_ce", [](const Args& a) -> TensorList {
          Tensor rm = a["rm"].clone(), rv = a["rv"].clone();
          Tensor h = conv2d(a["x"], a["w1"], Tensor(), conv_params({2, 2}, {3, 3}));

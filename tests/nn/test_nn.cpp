@@ -248,3 +248,34 @@ TEST(Schedule, CosineAndStep) {
   s.apply(opt, 0.65);
   EXPECT_NEAR(opt.groups()[0].hyper.lr, 0.01, 1e-12);
 }
+
+TEST(NnNorm, LayerNormIsTheFunctionalOpWithLearnableAffine) {
+  manual_seed(3);
+  nn::LayerNorm ln({3, 4});
+  EXPECT_EQ(ln.repr(), "LayerNorm((3, 4), eps=1e-05, elementwise_affine=True)");
+  EXPECT_EQ(nn::LayerNorm({5}).repr(), "LayerNorm((5,), eps=1e-05, elementwise_affine=True)");
+  auto sd = ln.state_dict();
+  ASSERT_EQ(sd.size(), 2u);
+  EXPECT_EQ(sd[0].first, "weight");
+  EXPECT_EQ(sd[1].first, "bias");
+  EXPECT_EQ(sd[0].second.shape(), (Shape{3, 4}));
+  Tensor x = randn({2, 3, 4});
+  Tensor y = ln.forward(x);
+  // Each sample: mean 0 and (biased) variance 1 over its 12 values, up to eps.
+  Tensor m = y.mean({1, 2});
+  Tensor v = ((y - m.reshape({2, 1, 1})) * (y - m.reshape({2, 1, 1}))).mean({1, 2});
+  for (double mv : m.to_vector<double>()) EXPECT_NEAR(mv, 0.0, 1e-6);
+  for (double vv : v.to_vector<double>()) EXPECT_NEAR(vv, 1.0, 1e-3);
+  ln.eval();
+  EXPECT_TRUE(ln.forward(x).to_vector<float>() == y.to_vector<float>()) << "eval normalises the same way";
+  y.sum().backward();
+  EXPECT_TRUE(ln.weight.grad().defined());
+  EXPECT_TRUE(ln.bias.grad().defined());
+  EXPECT_THROW(ln.forward(randn({2, 4, 3})), Error);
+  try {
+    ln.forward(randn({2, 4, 3}));
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer_norm: normalized_shape [3, 4] is not the trailing shape of input [2, 4, 3]"),
+              std::string::npos) << e.what();
+  }
+}
