@@ -17,12 +17,12 @@
 #include <thread>
 #include <vector>
 
-#include "datasets/Augment.h"
-#include "datasets/AugmentedImages.h"
-#include "datasets/Files.h"
-#include "datasets/Image.h"
-#include "datasets/ImageCache.h"
-#include "datasets/Pets.h"
+#include "ember/datasets/Augment.h"
+#include "ember/datasets/AugmentedImages.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/Image.h"
+#include "ember/datasets/ImageCache.h"
+#include "ember/datasets/Pets.h"
 
 using namespace ember;
 using Clock = std::chrono::steady_clock;

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using ember::Tensor;
 

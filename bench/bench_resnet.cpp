@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using namespace ember;
 

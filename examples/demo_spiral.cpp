@@ -19,7 +19,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using ember::Tensor;
 using ember::TensorList;

@@ -13,8 +13,8 @@
 #include <iomanip>
 #include <iostream>
 
-#include "nn/Pth.h"
-#include "nn/Weights.h"
+#include "ember/nn/Pth.h"
+#include "ember/nn/Weights.h"
 
 using namespace ember;
 

@@ -25,11 +25,11 @@
 #include <utility>
 #include <vector>
 
-#include "datasets/AugmentedImages.h"
-#include "datasets/Files.h"
-#include "datasets/ImageCache.h"
-#include "datasets/Pets.h"
-#include "ember.h"
+#include "ember/datasets/AugmentedImages.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/ImageCache.h"
+#include "ember/datasets/Pets.h"
+#include "ember/ember.h"
 
 namespace ember {
 namespace examples {

@@ -35,13 +35,13 @@
 #include <iomanip>
 #include <iostream>
 
-#include "datasets/Mnist.h"
-#include "ember.h"
+#include "ember/datasets/Mnist.h"
+#include "ember/ember.h"
 #include "example_util.h"
-#include "learner/Cli.h"
-#include "learner/HierMetrics.h"
-#include "learner/Sweep.h"
-#include "nn/Hierarchy.h"
+#include "ember/learner/Cli.h"
+#include "ember/learner/HierMetrics.h"
+#include "ember/learner/Sweep.h"
+#include "ember/nn/Hierarchy.h"
 
 using namespace ember;
 using namespace ember::examples;

@@ -44,11 +44,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "ember.h"
+#include "ember/ember.h"
 #include "example_util.h"
-#include "learner/Cli.h"
-#include "learner/HierMetrics.h"
-#include "nn/Hierarchy.h"
+#include "ember/learner/Cli.h"
+#include "ember/learner/HierMetrics.h"
+#include "ember/nn/Hierarchy.h"
 
 using namespace ember;
 using namespace ember::examples;

@@ -15,11 +15,11 @@
 #include <iomanip>
 #include <iostream>
 
-#include "datasets/ImageFolder.h"
-#include "datasets/Mnist.h"
-#include "ember.h"
+#include "ember/datasets/ImageFolder.h"
+#include "ember/datasets/Mnist.h"
+#include "ember/ember.h"
 #include "example_util.h"
-#include "learner/Cli.h"
+#include "ember/learner/Cli.h"
 
 using namespace ember;
 using namespace ember::examples;

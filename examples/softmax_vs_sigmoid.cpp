@@ -31,11 +31,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "datasets/Mnist.h"
-#include "ember.h"
+#include "ember/datasets/Mnist.h"
+#include "ember/ember.h"
 #include "example_util.h"
-#include "learner/Cli.h"
-#include "learner/Metrics.h"
+#include "ember/learner/Cli.h"
+#include "ember/learner/Metrics.h"
 
 using namespace ember;
 using namespace ember::examples;

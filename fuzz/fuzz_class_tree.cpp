@@ -6,7 +6,7 @@
 #include <exception>
 
 #include "FuzzFile.h"
-#include "nn/Hierarchy.h"
+#include "ember/nn/Hierarchy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;

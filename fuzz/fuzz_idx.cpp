@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "FuzzFile.h"
-#include "datasets/Idx.h"
+#include "ember/datasets/Idx.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = ember_fuzz::write_input("idx", data, size);

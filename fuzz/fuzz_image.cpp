@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <exception>
 
-#include "datasets/Image.h"
+#include "ember/datasets/Image.h"
 
 // The pixel limit is lowered from 2^25 to 2^22 so that a small input claiming a large image (which
 // stb then fills in) does not slow the fuzzer to a few executions a second; the default limit's

@@ -5,7 +5,7 @@
 #include <exception>
 
 #include "FuzzFile.h"
-#include "nn/Pth.h"
+#include "ember/nn/Pth.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = ember_fuzz::write_input("pth", data, size);

@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "FuzzFile.h"
-#include "nn/Safetensors.h"
+#include "ember/nn/Safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = ember_fuzz::write_input("safetensors", data, size);

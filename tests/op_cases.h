@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 namespace ember {
 namespace testing {

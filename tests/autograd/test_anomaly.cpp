@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 
-#include "autograd/Node.h"
-#include "nn/Layers.h"
-#include "nn/Module.h"
-#include "nn/models/ResNet.h"
+#include "ember/autograd/Node.h"
+#include "ember/nn/Layers.h"
+#include "ember/nn/Module.h"
+#include "ember/nn/models/ResNet.h"
 
 using namespace ember;
 

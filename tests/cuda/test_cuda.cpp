@@ -30,11 +30,11 @@
 #include <thread>
 #include <vector>
 
-#include "cuda/Cuda.h"
-#include "ember.h"
+#include "ember/cuda/Cuda.h"
+#include "ember/ember.h"
 #include "op_cases.h"
-#include "tensor/Backend.h"
-#include "tensor/Raw.h"
+#include "ember/tensor/Backend.h"
+#include "ember/tensor/Raw.h"
 
 using namespace ember;
 
@@ -181,12 +181,12 @@ INSTANTIATE_TEST_SUITE_P(Ops, CudaOpTable, ::testing::ValuesIn(ember::testing::o
 // Every line of tensor/ElementwiseOps.def, through raw kernels, contiguous and strided.
 const std::vector<UnaryOp> kUnaryOps = {
 #define EMBER_UNARY(Name, expr) UnaryOp::Name,
-#include "tensor/ElementwiseOps.def"
+#include "ember/tensor/ElementwiseOps.def"
 };
 const std::vector<BinaryOp> kBinaryOps = {
 #define EMBER_BINARY(Name, expr) BinaryOp::Name,
 #define EMBER_BINARY_FLOAT(Name, expr) BinaryOp::Name,
-#include "tensor/ElementwiseOps.def"
+#include "ember/tensor/ElementwiseOps.def"
 };
 
 bool positive_only(UnaryOp op) {

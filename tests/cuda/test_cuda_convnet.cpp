@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "cuda/Cuda.h"
-#include "ember.h"
-#include "tensor/Backend.h"
+#include "ember/cuda/Cuda.h"
+#include "ember/ember.h"
+#include "ember/tensor/Backend.h"
 
 using namespace ember;
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "cuda/Cuda.h"
-#include "cuda/Launch.h"
-#include "ember.h"
+#include "ember/cuda/Cuda.h"
+#include "ember/cuda/Launch.h"
+#include "ember/ember.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SIM_TEST_ASAN 1

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "datasets/Files.h"
-#include "autograd/Ops.h"
-#include "tensor/Tensor.h"
+#include "ember/datasets/Files.h"
+#include "ember/autograd/Ops.h"
+#include "ember/tensor/Tensor.h"
 
 namespace ember_test {
 

@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "datasets/DataLoader.h"
-#include "datasets/Image.h"
+#include "ember/datasets/DataLoader.h"
+#include "ember/datasets/Image.h"
 #include "helpers.h"
 
 using namespace ember;

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <set>
 
-#include "datasets/Files.h"
-#include "datasets/ImageFolder.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/ImageFolder.h"
 #include "helpers.h"
 
 using namespace ember;

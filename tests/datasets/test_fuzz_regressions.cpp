@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <regex>
 
-#include "datasets/Files.h"
-#include "datasets/Idx.h"
-#include "datasets/Image.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/Idx.h"
+#include "ember/datasets/Image.h"
 #include "helpers.h"
 #include "lib/address_cap.h"
 

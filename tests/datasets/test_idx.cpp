@@ -1,8 +1,8 @@
 // tests/datasets/test_idx.cpp: IDX round trips (raw and gzip) and every malformed file.
 #include <gtest/gtest.h>
 
-#include "datasets/Files.h"
-#include "datasets/Idx.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/Idx.h"
 #include "helpers.h"
 
 using namespace ember;

@@ -5,8 +5,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "datasets/Files.h"
-#include "datasets/Image.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/Image.h"
 #include "helpers.h"
 
 using namespace ember;

@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "datasets/DataLoader.h"
-#include "datasets/Files.h"
-#include "datasets/Idx.h"
-#include "datasets/Image.h"
-#include "datasets/Mnist.h"
+#include "ember/datasets/DataLoader.h"
+#include "ember/datasets/Files.h"
+#include "ember/datasets/Idx.h"
+#include "ember/datasets/Image.h"
+#include "ember/datasets/Mnist.h"
 #include "helpers.h"
 
 using namespace ember;

@@ -11,13 +11,13 @@
 #include <fstream>
 #include <set>
 
-#include "datasets/Augment.h"
-#include "datasets/AugmentedImages.h"
-#include "datasets/Image.h"
-#include "datasets/ImageCache.h"
-#include "datasets/Pets.h"
+#include "ember/datasets/Augment.h"
+#include "ember/datasets/AugmentedImages.h"
+#include "ember/datasets/Image.h"
+#include "ember/datasets/ImageCache.h"
+#include "ember/datasets/Pets.h"
 #include "helpers.h"
-#include "learner/Data.h"
+#include "ember/learner/Data.h"
 
 namespace fs = std::filesystem;
 using namespace ember;

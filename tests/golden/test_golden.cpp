@@ -32,8 +32,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/Ops.h"
-#include "tensor/Tensor.h"
+#include "ember/autograd/Ops.h"
+#include "ember/tensor/Tensor.h"
 
 namespace ember {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/Raw.h"
-#include "tensor/Tensor.h"
+#include "ember/tensor/Raw.h"
+#include "ember/tensor/Tensor.h"
 
 using namespace ember;
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "ember.h"
+#include "ember/ember.h"
 #include "learner_test_util.h"
 
 using namespace ember;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "ember.h"
+#include "ember/ember.h"
 #include "learner_test_util.h"
 #include "lib/temp_files.h"
 

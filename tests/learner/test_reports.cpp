@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "ember.h"
-#include "learner/Interpret.h"
-#include "learner/Metrics.h"
+#include "ember/ember.h"
+#include "ember/learner/Interpret.h"
+#include "ember/learner/Metrics.h"
 
 using namespace ember;
 using namespace ember::learner;

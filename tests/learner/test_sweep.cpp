@@ -10,11 +10,11 @@
 #include <unistd.h>
 #include <vector>
 
-#include "learner/Cli.h"
-#include "learner/Plot.h"
-#include "learner/Sweep.h"
+#include "ember/learner/Cli.h"
+#include "ember/learner/Plot.h"
+#include "ember/learner/Sweep.h"
 #include "lib/temp_files.h"
-#include "tensor/Error.h"
+#include "ember/tensor/Error.h"
 
 using namespace ember;
 using namespace ember::learner;

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <set>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using namespace ember;
 using namespace ember::learner;

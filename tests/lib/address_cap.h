@@ -20,7 +20,7 @@
 #include <new>
 #include <string>
 
-#include "tensor/Error.h"
+#include "ember/tensor/Error.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define EMBER_TEST_ASAN 1

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <map>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using namespace ember;
 

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using namespace ember;
 

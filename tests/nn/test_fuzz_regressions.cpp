@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "datasets/Files.h"
+#include "ember/datasets/Files.h"
 #include "lib/address_cap.h"
-#include "nn/Hierarchy.h"
-#include "nn/Pth.h"
-#include "nn/Safetensors.h"
+#include "ember/nn/Hierarchy.h"
+#include "ember/nn/Pth.h"
+#include "ember/nn/Safetensors.h"
 
 using namespace ember;
 namespace fs = std::filesystem;

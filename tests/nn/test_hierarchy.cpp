@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "autograd/gradcheck.h"
-#include "learner/HierMetrics.h"
-#include "nn/Hierarchy.h"
+#include "ember/autograd/gradcheck.h"
+#include "ember/learner/HierMetrics.h"
+#include "ember/nn/Hierarchy.h"
 
 using namespace ember;
 using json = nlohmann::json;

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ember.h"
+#include "ember/ember.h"
 
 using namespace ember;
 using json = nlohmann::json;

@@ -12,10 +12,10 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "ember.h"
-#include "learner/Checkpoint.h"
-#include "nn/Pth.h"
-#include "nn/Weights.h"
+#include "ember/ember.h"
+#include "ember/learner/Checkpoint.h"
+#include "ember/nn/Pth.h"
+#include "ember/nn/Weights.h"
 #include "lib/temp_files.h"
 
 using namespace ember;

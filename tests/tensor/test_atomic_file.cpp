@@ -10,8 +10,8 @@
 #include <string>
 
 #include "lib/temp_files.h"
-#include "tensor/AtomicFile.h"
-#include "tensor/Error.h"
+#include "ember/tensor/AtomicFile.h"
+#include "ember/tensor/Error.h"
 
 namespace fs = std::filesystem;
 using ember::AtomicFile;

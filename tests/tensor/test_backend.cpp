@@ -7,8 +7,8 @@
 #include <functional>
 #include <string>
 
-#include "tensor/Backend.h"
-#include "tensor/Tensor.h"
+#include "ember/tensor/Backend.h"
+#include "ember/tensor/Tensor.h"
 
 using namespace ember;
 

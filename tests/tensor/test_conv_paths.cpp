@@ -6,10 +6,10 @@
 
 #include <cmath>
 
-#include "autograd/Node.h"
-#include "tensor/cpu/Dnnl.h"
-#include "autograd/Ops.h"
-#include "tensor/Tensor.h"
+#include "ember/autograd/Node.h"
+#include "ember/tensor/cpu/Dnnl.h"
+#include "ember/autograd/Ops.h"
+#include "ember/tensor/Tensor.h"
 
 using namespace ember;
 

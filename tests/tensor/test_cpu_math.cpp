@@ -18,8 +18,8 @@
 #include <limits>
 #include <vector>
 
-#include "ember.h"
-#include "tensor/VecMath.h"
+#include "ember/ember.h"
+#include "ember/tensor/VecMath.h"
 
 using namespace ember;
 

@@ -7,8 +7,8 @@
 #include <limits>
 #include <numeric>
 
-#include "ember.h"
-#include "tensor/Raw.h"
+#include "ember/ember.h"
+#include "ember/tensor/Raw.h"
 
 using namespace ember;
 
@@ -293,7 +293,7 @@ TEST(NanPropagation, EveryBinaryOpOnEitherSide) {
   const std::vector<BinaryOp> ops = {
 #define EMBER_BINARY(Name, expr) BinaryOp::Name,
 #define EMBER_BINARY_FLOAT(Name, expr) BinaryOp::Name,
-#include "tensor/ElementwiseOps.def"
+#include "ember/tensor/ElementwiseOps.def"
   };
   for (DType t : {DType::f32, DType::f64})
     for (BinaryOp op : ops) {

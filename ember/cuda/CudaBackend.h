@@ -1,0 +1,99 @@
+// cuda/CudaBackend.h: the CUDA backend of one device, the kernel table of tensor/Backend.h on a
+// GPU (internal to cuda/). Its entries are defined by family, each file named as its twin in
+// tensor/cpu/: CudaBackend.cu (devices, handles, host copies, GEMM through cuBLAS),
+// Elementwise.cu, Reduce.cu, Index.cu, Conv.cu (cuDNN), Pool.cu, Norm.cu, Optim.cu, and the
+// caching allocator in Allocator.h.
+//
+// Every entry starts with `const DeviceGuard guard(index_)`: its device is current for the call
+// and the caller's is restored after. Kernels run on that device's legacy default stream, in
+// the order they are issued, and cudaMemcpy to the host waits for them.
+#pragma once
+
+#include <cublas_v2.h>
+
+#include <mutex>
+
+#include "ember/cuda/Allocator.h"
+#include "ember/cuda/Launch.h"
+#include "ember/tensor/Backend.h"
+
+namespace ember {
+namespace cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index) : Backend(Device::cuda(index)), index_(index), alloc_(index) {}
+
+  Allocator& allocator() override { return alloc_; }
+  CachingAllocator& caching_allocator() { return alloc_; }
+  int index() const { return index_; }
+
+  // CudaBackend.cu
+  void copy_to_host(void* host_dst, const void* src, size_t nbytes) override;
+  void copy_from_host(void* dst, const void* host_src, size_t nbytes) override;
+  void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+            int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta,
+            void* c, int64_t ldc, int64_t stride_c, int64_t batch) override;
+  // Elementwise.cu
+  void copy(const KView& dst, const KView& src) override;
+  void fill(const KView& dst, double value) override;
+  void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) override;
+  void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0,
+              double p1) override;
+  void where(const KView& dst, const KView& cond, const KView& a, const KView& b) override;
+  void random(const KView& dst, RandomDist dist, uint64_t seed, uint64_t offset, double a,
+              double b) override;
+  // Reduce.cu
+  void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) override;
+  void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) override;
+  void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override;
+  void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
+                        int64_t cols) override;
+  // Index.cu
+  void gather(const KView& dst, const KView& src, const KView& index, int dim) override;
+  void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override;
+  // Conv.cu (cuDNN)
+  void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override;
+  void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) override;
+  void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) override;
+  // Pool.cu
+  void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) override;
+  void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
+                       void* gx) override;
+  // Norm.cu
+  void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) override;
+  void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
+                      void* y) override;
+  void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
+                         void* sum_gy, void* sum_gy_xmu) override;
+  void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                                 const void* mean, const void* a, const void* b, const void* k, void* gx) override;
+  void layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                  const KView& b, double eps) override;
+  void layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                 const KView& rstd, const KView& w) override;
+  // Optim.cu
+  void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override;
+  void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override;
+
+ private:
+  cublasHandle_t blas();
+  // One cuDNN handle per device, made on first use (the device is current). Like every
+  // other op it runs on the legacy default stream, so cuDNN's kernels, Ember's kernels and
+  // the allocator's block reuse stay in issue order.
+  cudnnHandle_t dnn();
+  unsigned long long* error_buffer();
+  // Reads the flag the kernel may have set (this waits for the kernel).
+  void check_index_error(const char* op, int dim, int64_t size);
+
+  int index_;
+  CachingAllocator alloc_;
+  std::mutex mu_;
+  std::mutex index_mu_;  // held from a gather/scatter_add launch to the check of its error flag
+  cublasHandle_t blas_ = nullptr;
+  cudnnHandle_t dnn_ = nullptr;
+  unsigned long long* err_ = nullptr;
+};
+
+}  // namespace cuda
+}  // namespace ember

@@ -1,0 +1,303 @@
+// cuda/Norm.cu: the per-channel kernels of batch norm on the GPU (channel_stats, channel_affine,
+// channel_grad_sums, batch_norm_backward_input). tensor/cpu/Norm.cpp is its twin and the
+// reference for every formula.
+//
+// Batch norm: per-channel sums run in double (as on the CPU), each channel split over
+// several blocks that write partial sums; a second kernel adds a channel's partials in a
+// fixed order. channel_stats is two passes (mean, then the biased variance about it).
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <climits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ember/cuda/Cuda.h"
+#include "ember/cuda/CudaBackend.h"
+#include "ember/cuda/Launch.h"
+#include "ember/tensor/Dispatch.h"
+
+namespace ember {
+namespace cuda {
+namespace detail {
+
+namespace {
+
+enum class ChannelSum { Mean, SqDev, Grad };
+
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Every thread of the block calls it; thread 0 gets the block's sum.
+__device__ double block_sum(double v) {
+  __shared__ double part[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_sum(v);
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  const int nwarps = (blockDim.x + 31) >> 5;
+  v = lane < nwarps ? part[lane] : 0.0;
+  if (warp == 0) v = warp_sum(v);
+  __syncthreads();  // part is reused by the next call
+  return v;
+}
+
+// Block b sums chunk (b % chunks) of channel (b / chunks) over the n * s elements of
+// the channel, into partial[2b] (and partial[2b + 1] for Grad):
+//   Mean:  x           SqDev: (x - mean)^2, mean in double     Grad: gy, gy * (x - mean)
+template <class T, ChannelSum KIND>
+__global__ void channel_partial_kernel(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const double* dmean,
+                                       const T* mean, int chunks, double* partial) {
+  const int64_t ch = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
+  const int64_t len = n * s, j0 = len * chunk / chunks, j1 = len * (chunk + 1) / chunks;
+  double a = 0, b = 0;
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+    const int64_t bi = j / s, off = (bi * c + ch) * s + (j - bi * s);
+    if (KIND == ChannelSum::Mean) {
+      a += static_cast<double>(x[off]);
+    } else if (KIND == ChannelSum::SqDev) {
+      const double d = static_cast<double>(x[off]) - dmean[ch];
+      a += d * d;
+    } else {
+      const T g = gy[off];
+      a += static_cast<double>(g);
+      b += static_cast<double>(g * (x[off] - mean[ch]));  // the product in T, as on the CPU
+    }
+  }
+  a = block_sum(a);
+  if (KIND == ChannelSum::Grad) b = block_sum(b);
+  if (threadIdx.x == 0) {
+    partial[2 * static_cast<int64_t>(blockIdx.x)] = a;
+    partial[2 * static_cast<int64_t>(blockIdx.x) + 1] = b;
+  }
+}
+
+// One thread per channel adds its chunks in order.
+//   Mean: dmean = out0 = sum / count    SqDev: out0 = sum / count    Grad: out0, out1 = the two sums
+template <class T, ChannelSum KIND>
+__global__ void channel_finish_kernel(int64_t c, int chunks, double count, const double* partial, double* dmean,
+                                      T* out0, T* out1) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t ch = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; ch < c; ch += step) {
+    double a = 0, b = 0;
+    for (int k = 0; k < chunks; ++k) {
+      a += partial[2 * (ch * chunks + k)];
+      b += partial[2 * (ch * chunks + k) + 1];
+    }
+    if (KIND == ChannelSum::Mean) {
+      dmean[ch] = a / count;
+      out0[ch] = static_cast<T>(a / count);
+    } else if (KIND == ChannelSum::SqDev) {
+      out0[ch] = static_cast<T>(a / count);
+    } else {
+      out0[ch] = static_cast<T>(a);
+      out1[ch] = static_cast<T>(b);
+    }
+  }
+}
+
+constexpr int kSumThreads = 256;
+
+// Blocks per channel: about 16 elements per thread, at most ~1024 blocks in all.
+int channel_chunks(int64_t n, int64_t c, int64_t s) {
+  const int64_t per_block = int64_t{kSumThreads} * 16;
+  const int64_t want = (n * s + per_block - 1) / per_block;
+  const int64_t cap = std::max<int64_t>(1, 1024 / std::max<int64_t>(1, c));
+  return static_cast<int>(std::clamp<int64_t>(want, 1, cap));
+}
+
+template <class T, ChannelSum KIND>
+void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, double* dmean,
+                  double* partial, int chunks, T* out0, T* out1) {
+  EMBER_CHECK(c * chunks <= INT_MAX, "batch_norm: ", c, " channels are too many for one launch");
+  launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, dmean, mean,
+                                                                                          chunks, partial);
+  after_launch("batch_norm");
+  const double count = static_cast<double>(std::max<int64_t>(1, n * s));
+  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, chunks, count, partial, dmean, out0, out1);
+  after_launch("batch_norm");
+}
+
+template <class T>
+__global__ void channel_affine_kernel(int64_t total, int64_t c, int64_t s, const T* x, const T* scale, const T* shift,
+                                      T* y) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t ch = (i / s) % c;
+    y[i] = x[i] * scale[ch] + shift[ch];
+  }
+}
+
+template <class T>
+__global__ void bn_backward_input_kernel(int64_t total, int64_t c, int64_t s, const T* gy, const T* x, const T* mean,
+                                         const T* a, const T* b, const T* k, T* gx) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t ch = (i / s) % c;
+    gx[i] = (gy[i] - a[ch] - (x[i] - mean[ch]) * b[ch]) * k[ch];
+  }
+}
+
+// Every thread of the block gets the block's sum.
+__device__ double block_sum_all(double v) {
+  __shared__ double total;
+  v = block_sum(v);
+  if (threadIdx.x == 0) total = v;
+  __syncthreads();
+  v = total;
+  __syncthreads();  // total is reused by the next call
+  return v;
+}
+
+// Layer norm: one block per row (grid-stride over rows), sums in double over the block.
+template <class T>
+__global__ void layer_norm_kernel(int64_t rows, int64_t cols, const T* x, const T* w, const T* b, double eps, T* y,
+                                  T* mean, T* rstd) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* xr = x + r * cols;
+    double s = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += static_cast<double>(xr[c]);
+    const double mu = block_sum_all(s) / static_cast<double>(cols);
+    double v = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double d = static_cast<double>(xr[c]) - mu;
+      v += d * d;
+    }
+    const double rs = 1.0 / sqrt(block_sum_all(v) / static_cast<double>(cols) + eps);
+    if (threadIdx.x == 0) {
+      mean[r] = static_cast<T>(mu);
+      rstd[r] = static_cast<T>(rs);
+    }
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const T h = static_cast<T>((static_cast<double>(xr[c]) - mu) * rs);
+      y[r * cols + c] = (w ? h * w[c] : h) + (b ? b[c] : T(0));
+    }
+  }
+}
+
+template <class T>
+__global__ void layer_norm_backward_kernel(int64_t rows, int64_t cols, const T* gy, const T* x, const T* mean,
+                                           const T* rstd, const T* w, T* gx) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const double mu = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
+    const T* xr = x + r * cols;
+    const T* gr = gy + r * cols;
+    double s1 = 0, s2 = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double g = static_cast<double>(w ? gr[c] * w[c] : gr[c]);
+      s1 += g;
+      s2 += g * (static_cast<double>(xr[c]) - mu) * rs;
+    }
+    const double m1 = block_sum_all(s1) / static_cast<double>(cols);
+    const double m2 = block_sum_all(s2) / static_cast<double>(cols);
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double g = static_cast<double>(w ? gr[c] * w[c] : gr[c]);
+      const double h = (static_cast<double>(xr[c]) - mu) * rs;
+      gx[r * cols + c] = static_cast<T>(rs * (g - m1 - h * m2));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;  // the kernels and helpers above
+
+void CudaBackend::channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) {
+  const DeviceGuard guard(index_);
+  dispatch_float(t, "batch_norm", [&](auto tag) {
+    using T = decltype(tag);
+    if (c == 0) return;
+    const int chunks = channel_chunks(n, c, s);
+    Scratch buf(static_cast<size_t>(c * chunks * 2 + c) * sizeof(double));
+    double* partial = static_cast<double*>(buf.get());
+    double* dmean = partial + c * chunks * 2;
+    const T* xs = static_cast<const T*>(x);
+    channel_pass<T, ChannelSum::Mean>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, static_cast<T*>(mean),
+                                      nullptr);
+    channel_pass<T, ChannelSum::SqDev>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, static_cast<T*>(var),
+                                       nullptr);
+  });
+}
+
+void CudaBackend::channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
+                       void* sum_gy, void* sum_gy_xmu) {
+  const DeviceGuard guard(index_);
+  dispatch_float(t, "batch_norm", [&](auto tag) {
+    using T = decltype(tag);
+    if (c == 0) return;
+    const int chunks = channel_chunks(n, c, s);
+    Scratch buf(static_cast<size_t>(c * chunks * 2) * sizeof(double));
+    channel_pass<T, ChannelSum::Grad>(n, c, s, static_cast<const T*>(x), static_cast<const T*>(gy),
+                                      static_cast<const T*>(mean), nullptr, static_cast<double*>(buf.get()), chunks,
+                                      static_cast<T*>(sum_gy), static_cast<T*>(sum_gy_xmu));
+  });
+}
+
+void CudaBackend::channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
+                    void* y) {
+  const DeviceGuard guard(index_);
+  dispatch_float(t, "batch_norm", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t total = n * c * s;
+    if (total == 0) return;
+    launch(channel_affine_kernel<T>, blocks_for(total), kThreads, total, c, s, static_cast<const T*>(x),
+                                                              static_cast<const T*>(scale),
+                                                              static_cast<const T*>(shift), static_cast<T*>(y));
+    after_launch("batch_norm");
+  });
+}
+
+void CudaBackend::batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                               const void* mean, const void* a, const void* b, const void* k, void* gx) {
+  const DeviceGuard guard(index_);
+  dispatch_float(t, "batch_norm", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t total = n * c * s;
+    if (total == 0) return;
+    launch(bn_backward_input_kernel<T>, blocks_for(total), kThreads,
+        total, c, s, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<const T*>(mean),
+        static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
+    after_launch("batch_norm");
+  });
+}
+
+void CudaBackend::layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                             const KView& b, double eps) {
+  const DeviceGuard guard(index_);
+  const int64_t rows = x.shape[0], cols = x.shape[1];
+  if (rows == 0) return;
+  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    launch(layer_norm_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols, reinterpret_cast<const T*>(x.data),
+           reinterpret_cast<const T*>(w.data), reinterpret_cast<const T*>(b.data), eps, reinterpret_cast<T*>(y.data),
+           reinterpret_cast<T*>(mean.data), reinterpret_cast<T*>(rstd.data));
+    after_launch("layer_norm");
+  });
+}
+
+void CudaBackend::layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                            const KView& rstd, const KView& w) {
+  const DeviceGuard guard(index_);
+  const int64_t rows = x.shape[0], cols = x.shape[1];
+  if (rows == 0) return;
+  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    launch(layer_norm_backward_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols,
+           reinterpret_cast<const T*>(gy.data), reinterpret_cast<const T*>(x.data), reinterpret_cast<const T*>(mean.data),
+           reinterpret_cast<const T*>(rstd.data), reinterpret_cast<const T*>(w.data), reinterpret_cast<T*>(gx.data));
+    after_launch("layer_norm");
+  });
+}
+
+}  // namespace cuda
+}  // namespace ember

@@ -1,0 +1,77 @@
+// learner/Cli.cpp: threads, output folder and command-line numbers (learner/Cli.h).
+#include "ember/learner/Cli.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+
+#include "ember/tensor/Error.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace ember {
+namespace learner {
+
+void set_threads(int threads) {
+#ifdef _OPENMP
+  if (threads > 0) omp_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
+void ensure_dir(const std::string& dir, const std::string& flag) {
+  ::mkdir(dir.c_str(), 0755);
+  struct stat st {};
+  EMBER_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), flag, " ", dir,
+              " is not a folder (or cannot be created)");
+}
+
+std::vector<int> parse_int_list(const std::string& flag, const std::string& text, int lo, int hi) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    long v = 0;
+    EMBER_CHECK(parse_number(item, v), flag, ": '", item, "' in '", text, "' is not an integer");
+    EMBER_CHECK(v >= lo && v <= hi, flag, ": ", v, " is outside [", lo, ", ", hi, "]");
+    out.push_back(static_cast<int>(v));
+  }
+  EMBER_CHECK(!out.empty(), flag, ": no values in '", text, "'");
+  return out;
+}
+
+std::vector<double> parse_grid(const std::string& text, const std::string& flag, double lo, double hi) {
+  std::vector<double> out;
+  auto number = [&](const std::string& s) {
+    double v = 0;
+    EMBER_CHECK(parse_number(s, v), flag, ": '", s, "' in '", text, "' is not a number");
+    return v;
+  };
+  if (text.find(':') != std::string::npos) {
+    std::stringstream ss(text);
+    std::string a, b, c;
+    std::getline(ss, a, ':'), std::getline(ss, b, ':'), std::getline(ss, c, ':');
+    const double start = number(a), stop = number(b), step = number(c);
+    EMBER_CHECK(step > 0 && stop >= start, flag, ": '", text,
+                "' must be start:stop:step with step > 0 and stop >= start");
+    const int64_t n = static_cast<int64_t>(std::floor((stop - start) / step + 1e-9));
+    EMBER_CHECK(n < 100000, flag, ": '", text, "' gives too many values");
+    for (int64_t i = 0; i <= n; ++i)
+      out.push_back(std::round((start + static_cast<double>(i) * step) * 1e9) / 1e9);
+  } else {
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) out.push_back(number(item));
+  }
+  EMBER_CHECK(!out.empty(), flag, ": no values in '", text, "'");
+  for (double w : out) EMBER_CHECK(w >= lo && w <= hi, flag, ": ", w, " is outside [", lo, ", ", hi, "]");
+  return out;
+}
+
+}  // namespace learner
+}  // namespace ember

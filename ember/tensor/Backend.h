@@ -1,0 +1,168 @@
+// tensor/Backend.h: the kernel table a device implements.
+//
+// This is the whole list of what a device must do. Ops in autograd/ops/ check
+// shapes and dtypes, broadcast by making stride-0 views, and then call one of
+// these entries on backend_for(device). CPU lives in tensor/cpu/, CUDA in cuda/.
+// Kernels receive KViews: plain structs of pointer, dtype, shape and strides that
+// can be passed by value to a CUDA kernel.
+#pragma once
+
+#include <cstdint>
+
+#include "ember/tensor/Device.h"
+#include "ember/tensor/Functors.h"
+#include "ember/tensor/OptimMath.h"
+
+namespace ember {
+
+class Tensor;
+class Allocator;
+
+constexpr int kMaxDims = 8;
+
+struct KView {
+  char* data = nullptr;  // points at element 0 (offset already applied)
+  DType dtype = DType::f32;
+  int ndim = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t strides[kMaxDims] = {};  // in elements
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    return n;
+  }
+};
+KView kview(const Tensor& t);  // throws for more than kMaxDims dims
+KView kview_or_absent(const Tensor& t);  // an undefined tensor gives an absent view (data == nullptr)
+
+enum class ReduceOp : uint8_t { Sum, Max, Min };
+enum class RandomDist : uint8_t { Uniform, Normal, Bits64 };
+
+// 2-D convolution, NCHW: x [n, c, h, w] * weight [k, c / groups, kh, kw] -> y [n, k, oh, ow],
+// oh = (h + 2 ph - dh (kh - 1) - 1) / sh + 1 (and the same for ow).
+struct ConvGeom {
+  int64_t n = 0, c = 0, h = 0, w = 0;  // input
+  int64_t k = 0, kh = 0, kw = 0;       // output channels, kernel size
+  int64_t oh = 0, ow = 0;              // output size
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+};
+
+// 2-D pooling, NCHW: x [n, c, h, w] -> y [n, c, oh, ow]. Window of output row i:
+//   fixed:    rows [i*sh - ph, i*sh - ph + kh), clipped to the input (padding never wins a max);
+//             avg divides by the window clipped to the padded input when count_include_pad,
+//             else by the window clipped to the input.
+//   adaptive: rows [floor(i*h/oh), ceil((i+1)*h/oh)), as PyTorch's adaptive pools.
+struct PoolGeom {
+  int64_t n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool adaptive = false;
+  bool count_include_pad = true;
+};
+
+// Memory and copies are what makes a device; every other entry has a default that throws
+// "<op>: not implemented for <device>", so a backend can be built up one family at a time and
+// a missing kernel is a clear error, never a crash.
+class Backend {
+ public:
+  explicit Backend(Device device) : device_(device) {}
+  virtual ~Backend() = default;
+  Device device() const { return device_; }
+  virtual Allocator& allocator() = 0;
+
+  // Raw bytes between this device and the host (both contiguous).
+  virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes) = 0;
+
+  // dst and src have the same shape and sit on this device; dtypes may differ (a cast).
+  virtual void copy(const KView& dst, const KView& src) = 0;
+  virtual void fill(const KView& dst, double value) = 0;
+  // All views have dst's shape (inputs broadcast with stride 0).
+  virtual void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) { not_implemented("unary"); }
+  virtual void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0,
+                      double p1) { not_implemented("binary"); }
+  virtual void where(const KView& dst, const KView& cond, const KView& a, const KView& b) { not_implemented("where"); }
+
+  // dst has src's ndim with size 1 on the reduced dims. Sum results are multiplied by `scale`.
+  virtual void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) { not_implemented("reduce"); }
+  // dst (i64) has src's ndim with size 1 at `dim`: the index of the max (or min) along dim.
+  virtual void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) { not_implemented("arg_reduce"); }
+
+  // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], row-major, op = transpose if ta/tb.
+  // A[b] starts at a + b*stride_a (in elements); C is [m, n] with leading dim ldc.
+  virtual void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                    const void* a, int64_t lda, int64_t stride_a, const void* b, int64_t ldb,
+                    int64_t stride_b, double beta, void* c, int64_t ldc, int64_t stride_c,
+                    int64_t batch) { not_implemented("gemm"); }
+
+  // Row-wise over contiguous [rows, cols]: y = softmax(x) or log_softmax(x).
+  virtual void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) { not_implemented("softmax"); }
+  // gx from y and gy: softmax: y*(gy - sum(gy*y)); log_softmax: gy - exp(y)*sum(gy).
+  virtual void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y,
+                                int64_t rows, int64_t cols) { not_implemented("softmax_backward"); }
+
+  // dst[.., i, ..] = src[.., index[.., i, ..], ..] along dim; index (i64) has dst's shape.
+  virtual void gather(const KView& dst, const KView& src, const KView& index, int dim) { not_implemented("gather"); }
+  // dst[.., index[.., i, ..], ..] += src[.., i, ..]; index has src's shape. Accumulates.
+  virtual void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) { not_implemented("scatter_add"); }
+
+  // --- conv nets (autograd/ops/conv.cpp, pool.cpp, norm.cpp) --------------------------
+  // All tensors contiguous, NCHW; weight [k, c / groups, kh, kw]. y and gx/gw are overwritten.
+  virtual void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) { not_implemented("conv2d"); }
+  virtual void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) { not_implemented("conv2d_backward_input"); }
+  virtual void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) { not_implemented("conv2d_backward_weight"); }
+  // Max or average pooling over the windows of PoolGeom; max also writes the flat h*w index
+  // of each maximum into argmax (i64, y's shape), which its backward reads. gx is overwritten.
+  virtual void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) { not_implemented("pool2d"); }
+  virtual void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy,
+                               const int64_t* argmax, void* gx) { not_implemented("pool2d_backward"); }
+  // Per-channel kernels over contiguous x [n, c, s] (batch norm; s = h * w):
+  //   channel_stats:  mean[c], biased var[c] over n and s
+  //   channel_affine: y = x * scale[c] + shift[c]
+  //   channel_grad_sums: sum_gy[c] = sum gy, sum_gy_xmu[c] = sum gy * (x - mean[c])
+  //   batch_norm_backward_input: gx = (gy - a[c] - (x - mean[c]) * b[c]) * k[c]
+  virtual void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) { not_implemented("channel_stats"); }
+  virtual void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale,
+                              const void* shift, void* y) { not_implemented("channel_affine"); }
+  virtual void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                                 const void* mean, void* sum_gy, void* sum_gy_xmu) { not_implemented("channel_grad_sums"); }
+  virtual void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy,
+                                         const void* x, const void* mean, const void* a, const void* b,
+                                         const void* k, void* gx) { not_implemented("batch_norm_backward_input"); }
+
+  // --- fused optimizer steps (tensor/OptimMath.h), over n contiguous elements ---------
+  virtual void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) { not_implemented("adam_step"); }
+  // buf may be null when momentum is 0.
+  virtual void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) { not_implemented("sgd_step"); }
+
+  // Contiguous dst filled from Philox(seed) at counters offset, offset+1, ...
+  // Uniform: U[a, b); Normal: N(a, b^2); Bits64: raw 64-bit integers (into i64).
+  virtual void random(const KView& dst, RandomDist dist, uint64_t seed, uint64_t offset, double a,
+                      double b) { not_implemented("random"); }
+
+  // --- layer norm (autograd/ops/norm.cpp) over the rows of contiguous x [rows, cols] --------
+  //   layer_norm: mean[r] and rstd[r] = 1 / sqrt(biased var + eps) of row r, and
+  //               y = (x - mean) * rstd * w + b; w and b [cols] may be absent (data == nullptr).
+  //   layer_norm_backward_input: with g = gy * w and xhat = (x - mean) * rstd, per row
+  //               gx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+  virtual void layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                          const KView& b, double eps) { not_implemented("layer_norm"); }
+  virtual void layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                         const KView& rstd, const KView& w) {
+    not_implemented("layer_norm_backward_input");
+  }
+
+ private:
+  [[noreturn]] void not_implemented(const char* op) const;
+  Device device_;
+};
+
+Backend& backend_for(Device d);  // throws when the device's backend is not built in
+
+namespace cuda {
+// cuda/CudaBackend.cu, compiled in when EMBER_CUDA is on. Throws a clear error when
+// no device or driver is present.
+Backend& backend(int index);
+// cuda::device_count() is declared in tensor/Tensor.h.
+}  // namespace cuda
+
+}  // namespace ember

@@ -1,0 +1,83 @@
+// tensor/cpu/CpuBackend.h: the CPU backend, the kernel table of tensor/Backend.h for the host.
+//
+// Its entries are defined by family, each file named as its twin in cuda/:
+//   Allocator.cpp    64-byte aligned blocks; large ones cached
+//   Elementwise.cpp  copy/cast, fill, tensor/ElementwiseOps.def's kernels, where, random
+//   Reduce.cpp       sum/max/min, argmax/argmin, softmax
+//   Gemm.cpp         batched GEMM through OpenBLAS
+//   Index.cpp        gather, scatter_add
+//   Conv.cpp         convolution: oneDNN (Dnnl.cpp) or im2col + GEMM
+//   Pool.cpp         max/avg/adaptive pooling
+//   Norm.cpp         batch-norm channel statistics and affine maps
+//   Optim.cpp        fused SGD / Adam steps
+// Loops run on cpu_loop (tensor/cpu/Loops.h) and OpenMP. Speed against PyTorch: bench/run,
+// bench/results/cpu.md.
+#pragma once
+
+#include <cstring>
+
+#include "ember/tensor/Backend.h"
+#include "ember/tensor/Tensor.h"
+
+namespace ember {
+namespace cpu {
+
+Allocator& cpu_allocator();  // Allocator.cpp
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() : Backend(Device::cpu()) {}
+  // Allocator.cpp
+  Allocator& allocator() override { return cpu_allocator(); }
+  // CpuBackend.h (host copies)
+  void copy_to_host(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  void copy_from_host(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  // Elementwise.cpp
+  void copy(const KView& dst, const KView& src) override;
+  void fill(const KView& dst, double value) override;
+  void unary(UnaryOp op, const KView& dst, const KView& x, double p0, double p1) override;
+  void binary(BinaryOp op, const KView& dst, const KView& a, const KView& b, double p0,
+              double p1) override;
+  void where(const KView& dst, const KView& cond, const KView& a, const KView& b) override;
+  void random(const KView& dst, RandomDist dist, uint64_t seed, uint64_t offset, double a,
+              double b) override;
+  // Reduce.cpp
+  void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) override;
+  void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) override;
+  void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override;
+  void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
+                        int64_t cols) override;
+  // Gemm.cpp
+  void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+            int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta,
+            void* c, int64_t ldc, int64_t stride_c, int64_t batch) override;
+  // Index.cpp
+  void gather(const KView& dst, const KView& src, const KView& index, int dim) override;
+  void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override;
+  // Conv.cpp
+  void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override;
+  void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) override;
+  void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) override;
+  // Pool.cpp
+  void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) override;
+  void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
+                       void* gx) override;
+  // Norm.cpp
+  void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) override;
+  void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
+                      void* y) override;
+  void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
+                         void* sum_gy, void* sum_gy_xmu) override;
+  void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
+                                 const void* mean, const void* a, const void* b, const void* k, void* gx) override;
+  void layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
+                  const KView& b, double eps) override;
+  void layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
+                                 const KView& rstd, const KView& w) override;
+  // Optim.cpp
+  void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override;
+  void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override;
+};
+
+}  // namespace cpu
+}  // namespace ember
