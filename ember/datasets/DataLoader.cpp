@@ -1,6 +1,6 @@
 // datasets/DataLoader.cpp: epochs, batch assembly, and the prefetch thread.
 //
-// Threading: one Prefetcher per epoch owns a std::thread that builds batches 0..nb-1 into a
+// Threading: one Prefetcher per epoch owns a std::thread that builds batches first..nb-1 into a
 // queue of at most `capacity` slots. The consumer (next()) pops from the front. Stopping sets
 // `stop`, wakes the producer, and joins it; the producer checks `stop` before and after each
 // wait, so it ends within one batch. Errors thrown while building a batch travel through the
@@ -24,9 +24,10 @@ struct DataLoader::Prefetcher {
     std::exception_ptr error;
   };
 
-  Prefetcher(const DataLoader* owner, std::vector<int64_t> order, int64_t epoch, int64_t num_batches,
+  Prefetcher(const DataLoader* owner, std::vector<int64_t> order, int64_t epoch, int64_t first, int64_t num_batches,
              size_t capacity)
-      : owner_(owner), order_(std::move(order)), epoch_(epoch), num_batches_(num_batches), capacity_(capacity) {
+      : owner_(owner), order_(std::move(order)), epoch_(epoch), first_(first), num_batches_(num_batches),
+        capacity_(capacity) {
     thread_ = std::thread([this] { run(); });
   }
 
@@ -55,7 +56,7 @@ struct DataLoader::Prefetcher {
 
  private:
   void run() {
-    for (int64_t b = 0; b < num_batches_; ++b) {
+    for (int64_t b = first_; b < num_batches_; ++b) {
       Slot slot;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -86,6 +87,7 @@ struct DataLoader::Prefetcher {
   const DataLoader* owner_;
   std::vector<int64_t> order_;
   int64_t epoch_;
+  int64_t first_;
   int64_t num_batches_;
   size_t capacity_;
   std::thread thread_;
@@ -127,9 +129,11 @@ void DataLoader::set_epoch(int64_t e) {
   next_epoch_ = e;
 }
 
-void DataLoader::start_epoch(int64_t e) {
+void DataLoader::start_epoch(int64_t e, int64_t first_batch) {
+  EMBER_CHECK(first_batch >= 0 && first_batch <= size(), who(), "::start_epoch: first_batch ", first_batch,
+              " out of range (", size(), " batches per epoch)");
   set_epoch(e);
-  reset();
+  open_epoch(first_batch);
 }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t e) const {
@@ -141,14 +145,17 @@ Batch DataLoader::batch(int64_t e, int64_t b) const {
   return make_batch(epoch_order(e), e, b);
 }
 
-void DataLoader::reset() {
+void DataLoader::reset() { open_epoch(0); }
+
+void DataLoader::open_epoch(int64_t first_batch) {
   prefetcher_.reset();  // stops a running epoch
   epoch_ = next_epoch_++;
   order_ = epoch_order(epoch_);
-  cursor_ = 0;
+  cursor_ = first_batch;
   active_ = true;
-  if (opt_.prefetch > 0 && size() > 0)
-    prefetcher_ = std::make_unique<Prefetcher>(this, order_, epoch_, size(), static_cast<size_t>(opt_.prefetch));
+  if (opt_.prefetch > 0 && first_batch < size())
+    prefetcher_ = std::make_unique<Prefetcher>(this, order_, epoch_, first_batch, size(),
+                                               static_cast<size_t>(opt_.prefetch));
 }
 
 bool DataLoader::next(Batch& out) {

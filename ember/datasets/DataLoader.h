@@ -10,7 +10,7 @@
 //
 // Epochs: each begin() (or each next() after the last batch) starts the next epoch;
 // start_epoch(e) starts epoch e (the Learner calls it, so a resumed Learner sees epoch e's
-// order). Epoch e visits the items in epoch_order(n, seed, e, shuffle) (EpochOrder.h), and
+// order), start_epoch(e, k) at its batch k. Epoch e visits the items in epoch_order(n, seed, e, shuffle) (EpochOrder.h), and
 // batch k of epoch e is dataset.get_epoch_batch(order[k*B .. k*B+B), e): the same seed
 // always gives the same batches, and an epoch-aware dataset (AugmentedImages) knows which
 // epoch a batch belongs to even when it is built ahead.
@@ -71,8 +71,10 @@ class DataLoader {
   int64_t epoch() const { return epoch_; }  // the running (or last) epoch; -1 before the first
   // The next epoch started will be `e` (resume training at epoch e with the same order).
   void set_epoch(int64_t e);
-  // Abandons the current epoch (if any) and starts epoch e: set_epoch(e), then reset().
-  void start_epoch(int64_t e);
+  // Abandons the current epoch (if any) and starts epoch e at batch first_batch (in [0, size()]):
+  // the batches before it are not built, and batch k is the same as in a whole epoch e (a resumed
+  // Learner starts mid-epoch this way).
+  void start_epoch(int64_t e, int64_t first_batch = 0);
   // Item order of epoch e: epoch_order(size of the dataset, seed, e, shuffle).
   std::vector<int64_t> epoch_order(int64_t e) const;
   // Batch b of epoch e, built now in the calling thread: the same tensors next() gives for it.
@@ -116,6 +118,7 @@ class DataLoader {
 
  private:
   struct Prefetcher;  // the thread and its bounded queue (DataLoader.cpp)
+  void open_epoch(int64_t first_batch);  // starts epoch next_epoch_ at batch first_batch
   // Batch b of `order` in epoch e.
   Batch make_batch(const std::vector<int64_t>& order, int64_t e, int64_t b) const;
   std::string who() const;  // "DataLoader" or "DataLoader 'name'", for errors

@@ -32,6 +32,7 @@ void TrainEvalCallback::before_fit() {
 void TrainEvalCallback::before_train() {
   Learner& l = learn();
   l.pct_train = static_cast<double>(l.epoch) / static_cast<double>(std::max(l.n_epoch, 1));
+  l.iter = 0;
   l.model->train();
   l.training = true;
 }
@@ -45,6 +46,7 @@ void TrainEvalCallback::after_batch() {
 
 void TrainEvalCallback::before_validate() {
   Learner& l = learn();
+  l.iter = 0;
   l.model->eval();
   l.training = false;
 }

@@ -1,5 +1,6 @@
 // learner/Learner.cpp: the training loop with fastai's events, fit / fit_one_cycle, fine_tune
-// and validate (checkpoints and resume: LearnerResume.cpp; lr_find and inference: LearnerTools.cpp).
+// and validate (checkpoints and resume, a callback: LearnerResume.cpp; lr_find and inference:
+// LearnerTools.cpp).
 #include "ember/learner/Learner.h"
 
 #include <signal.h>
@@ -17,7 +18,6 @@
 #include <tuple>
 
 #include "ember/learner/Checkpoint.h"
-#include "ember/learner/ResumePoint.h"
 #include "ember/nn/Norm.h"
 
 namespace ember {
@@ -227,6 +227,7 @@ void Learner::to(Device d) {
 }
 
 void Learner::run(Event e) {
+  event = e;
   // Copy: a callback may add or remove callbacks while we iterate.
   CallbackList now = cbs_;
   for (auto& cb : now) cb->call(e);
@@ -301,21 +302,15 @@ struct SignalGuard {
 
 void Learner::all_batches() {
   n_iter = dl->size();
-  dl->start_epoch(epoch);
-  // Resuming mid-epoch: the batches done before the checkpoint are drawn and dropped.
-  const int64_t skip = training && resume_ ? next_batch_ : 0;
+  // From the batch before_train / before_validate left in iter: 0, or where a resumed checkpoint
+  // goes on (the batches before it are not built).
+  dl->start_epoch(epoch, iter);
   Batch b;
-  for (iter = 0; dl->next(b); ++iter) {
-    if (iter < skip) continue;
-    if (training) {
-      if (resume_) finish_resume();
-      next_epoch_ = epoch, next_batch_ = iter + 1;  // a checkpoint from this batch's events goes on after it
-    }
+  for (; dl->next(b); ++iter) {
     std::tie(xb, yb) = to_device(b.x, b.y);
     one_batch();
     if (g_signal != 0 && in_fit_) on_signal(g_signal);
   }
-  if (training && resume_) finish_resume();  // every batch of the epoch was done already
 }
 
 void Learner::do_epoch() {
@@ -323,28 +318,19 @@ void Learner::do_epoch() {
   EMBER_CHECK(dl != nullptr, "Learner::fit: dls.train is null");
   with_events<CancelTrainException>([&] { all_batches(); }, Event::before_train, Event::after_cancel_train,
                                     Event::after_train);
-  next_epoch_ = epoch, next_batch_ = iter;  // training done: a checkpoint now redoes only validation
   dl = dls.valid.get();
   if (dl != nullptr) {
     NoGradGuard ng;
     with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
                                       Event::after_validate);
   }
-  next_epoch_ = epoch + 1, next_batch_ = 0;  // after_epoch's checkpoint starts the next epoch
 }
 
 void Learner::do_fit() {
-  int start = 0;
-  if (resume_) {
-    restore_resume();
-    start = next_epoch_;
-  } else {
-    next_epoch_ = 0, next_batch_ = 0;
-  }
-  for (epoch = start; epoch < n_epoch; ++epoch)
+  // From the epoch before_fit left: 0 (TrainEvalCallback), or a resumed checkpoint's.
+  for (; epoch < n_epoch; ++epoch)
     with_events<CancelEpochException>([&] { do_epoch(); }, Event::before_epoch, Event::after_cancel_epoch,
                                       Event::after_epoch);
-  if (resume_) finish_resume();  // the checkpoint was taken at the end of the fit
 }
 
 namespace {
@@ -367,7 +353,7 @@ void Learner::fit(int n, LRs lrs, CallbackList cbs) {
   EMBER_CHECK(n >= 0, "Learner::fit: n_epoch must be >= 0, got ", n);
   EMBER_CHECK(!in_fit_, "Learner::fit: called from inside a fit (a callback?); fits do not nest");
   const int index = fits_started_++;
-  if (resume_ && !resume_point_for(index, n)) return;  // a fit that had finished before the checkpoint
+  if (index < first_fit_) return skip_fit(index);  // a resumed checkpoint is past this fit call
   TempCallbacks temp(*this, std::move(cbs));
   if (!opt) create_opt();
   if (lrs.empty()) lrs.v = {lr};

@@ -11,6 +11,8 @@
 //   fit:      for epoch in [0, n_epoch): epoch phase
 //   epoch:    train phase, then validate phase (no grad, model.eval())
 //   train, validate: for each batch of the source: batch phase
+// (callbacks may start a fit at a later epoch and a train phase at a later batch: before_fit
+// sets epoch and before_train sets iter; a resumed checkpoint's ResumeCallback does)
 //   batch:    pred = model(xb); after_pred; loss = loss_func(pred, yb); after_loss;
 //             if training: backward phase (loss.backward()), step phase (opt.step()), opt.zero_grad()
 // Exercise 10 (a callback: early stopping) is in learner/Callbacks.cpp; the loop here is library code.
@@ -145,7 +147,9 @@ class Learner {
   // after each epoch (and on Ctrl-C); when `path` already exists and resume_existing, training first
   // continues from it (resume). Returns whether it resumed.
   bool checkpoint_to(const std::string& path, bool resume_existing = true);
-  bool resuming() const { return resume_ != nullptr; }
+  // Whether a resume is pending: its ResumeCallback (learner/ResumeCallback.h) is attached until
+  // the loop reaches the checkpoint's position.
+  bool resuming() const;
   // SIGINT/SIGTERM during fit: finish the batch, write a checkpoint (to the attached
   // CheckpointCallback's path, else to interrupt_path) and throw TrainingInterrupted. A
   // second signal while the batch finishes kills the process as usual.
@@ -186,6 +190,7 @@ class Learner {
   double smooth_loss = 0.0;  // set by the Recorder after each training batch
   bool training = false;
   DataLoader* dl = nullptr;  // the loader being iterated
+  Event event = Event::after_fit;  // the event being run (or the last one run)
 
  private:
   void run(Event e);
@@ -199,16 +204,13 @@ class Learner {
   CallbackList cbs_;
   std::set<const TensorImpl*> force_train_;  // trainable even when their group is frozen
 
-  // Resume and checkpoint bookkeeping (see save_checkpoint).
-  struct ResumePoint;
-  std::unique_ptr<ResumePoint> resume_;
-  int fits_started_ = 0, fit_index_ = -1;
+  // Fit calls, for checkpoints: which call of this Learner is running, and how many a resumed
+  // checkpoint skips (the calls that had finished before it was written).
+  int fits_started_ = 0, fit_index_ = -1, first_fit_ = 0;
   bool in_fit_ = false;
-  int next_epoch_ = 0;        // where a checkpoint written now continues:
-  int64_t next_batch_ = 0;    // training batch next_batch_ of epoch next_epoch_
-  bool resume_point_for(int fit_index, int n_epoch);  // false: skip this fit (done before the checkpoint)
-  void restore_resume();      // at the start of do_fit, after before_fit
-  void finish_resume();       // at the first training batch that runs
+  void skip_fit(int fit_index);
+  // Where a checkpoint written now goes on: the epoch, and its first training batch still to run.
+  std::pair<int, int64_t> checkpoint_position() const;
   void on_signal(int sig);    // writes the checkpoint and throws TrainingInterrupted
 };
 

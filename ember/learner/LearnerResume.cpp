@@ -1,24 +1,16 @@
-// learner/LearnerResume.cpp: resumable checkpoints (save_checkpoint, resume, checkpoint_to)
-// and save / load of a model with its optimizer.
+// learner/LearnerResume.cpp: resumable checkpoints (save_checkpoint; resume, which attaches a
+// ResumeCallback; checkpoint_to) and save / load of a model with its optimizer.
 #include "ember/learner/Learner.h"
 
-#include <signal.h>
-
-#include <algorithm>
-#include <cmath>
-#include <csignal>
-#include <cstring>
-#include <iostream>
 #include <fstream>
-#include <limits>
+#include <iostream>
 #include <map>
-#include <set>
-#include <sstream>
-#include <tuple>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "ember/learner/Checkpoint.h"
-#include "ember/learner/ResumePoint.h"
-#include "ember/nn/Norm.h"
+#include "ember/learner/ResumeCallback.h"
 
 namespace ember {
 namespace learner {
@@ -35,7 +27,35 @@ std::vector<int64_t> int64s(const Tensor& t) {
   return std::vector<int64_t>(c.data<int64_t>(), c.data<int64_t>() + c.numel());
 }
 std::ostream& learner_log(const Learner& l) { return l.recorder->out ? *l.recorder->out : std::cout; }
+
 }  // namespace
+
+// The loop position follows from the event being run: inside a training batch, that batch counts
+// as done; from the end of training to the end of validation, only validation is redone; after
+// an epoch, the next one starts.
+std::pair<int, int64_t> Learner::checkpoint_position() const {
+  const int64_t n_train = dls.train ? dls.train->size() : 0;
+  switch (event) {
+    case Event::before_fit:
+    case Event::before_epoch:
+    case Event::before_train:
+      return {epoch, 0};
+    case Event::after_train:
+    case Event::after_cancel_train:
+    case Event::before_validate:
+    case Event::after_cancel_validate:
+    case Event::after_validate:
+      return {epoch, n_train};
+    case Event::after_cancel_epoch:
+    case Event::after_epoch:
+      return {epoch + 1, 0};
+    case Event::after_cancel_fit:
+    case Event::after_fit:
+      return {n_epoch, 0};
+    default:  // the events of a batch
+      return {epoch, training ? iter + 1 : n_train};
+  }
+}
 
 void Learner::save_checkpoint(const std::string& path) {
   if (!opt) create_opt();
@@ -50,8 +70,9 @@ void Learner::save_checkpoint(const std::string& path) {
   }
   // Outside a fit, the checkpoint continues with the next fit call, from its start.
   const int fit = in_fit_ ? fit_index_ : fits_started_;
-  all.emplace_back("loop.position", i64_vector({fit, in_fit_ ? next_epoch_ : 0, in_fit_ ? next_batch_ : 0,
-                                                in_fit_ ? n_epoch : 0, in_fit_ ? train_iter : 0, in_fit_ ? 1 : 0}));
+  const auto [next_epoch, next_batch] = in_fit_ ? checkpoint_position() : std::pair<int, int64_t>{0, 0};
+  all.emplace_back("loop.position", i64_vector({fit, next_epoch, next_batch, in_fit_ ? n_epoch : 0,
+                                                in_fit_ ? train_iter : 0, in_fit_ ? 1 : 0}));
   all.emplace_back("loop.pct_train", f64_vector({in_fit_ ? pct_train : 0.0}));
   RngState rng = rng_state();
   all.emplace_back("rng.state", i64_vector({static_cast<int64_t>(rng.seed), static_cast<int64_t>(rng.offset)}));
@@ -91,81 +112,112 @@ bool Learner::checkpoint_to(const std::string& path, bool resume_existing) {
 }
 
 void Learner::resume(const std::string& path) {
-  auto rp = std::make_unique<ResumePoint>();
-  rp->path = path;
-  for (auto& [k, t] : load_tensors(path)) rp->entries[k] = t;
-  const Tensor* pos = rp->get("loop.position");
+  auto cb = std::make_shared<ResumeCallback>(path);
+  EMBER_CHECK(cb->fit_index() >= fits_started_, "Learner::resume: '", path, "' continues fit call #", cb->fit_index(),
+              " but this Learner already started ", fits_started_, " fits; call resume before the first fit");
+  for (auto& old : CallbackList(cbs_))
+    if (dynamic_cast<ResumeCallback*>(old.get())) remove_cb(old);  // the last resume() wins
+  first_fit_ = cb->fit_index();
+  add_cb(cb);
+  if (recorder->logging)
+    learner_log(*this) << "Resuming from '" << path << "': fit call #" << cb->fit_index() << ", epoch "
+                       << cb->epoch() << ", batch " << cb->batch() << "\n";
+}
+
+bool Learner::resuming() const {
+  for (auto& cb : cbs_)
+    if (dynamic_cast<ResumeCallback*>(cb.get())) return true;
+  return false;
+}
+
+void Learner::skip_fit(int index) {
+  if (recorder->logging)
+    learner_log(*this) << "Resume: skipping fit call #" << index << " (it finished before the checkpoint)\n";
+}
+
+// ---------------------------------------------------------------------------
+// ResumeCallback
+ResumeCallback::ResumeCallback(const std::string& path) : Callback("ResumeCallback", 1000), path_(path) {
+  for (auto& [k, t] : load_tensors(path)) entries_[k] = t;
+  const Tensor* pos = get("loop.position");
   EMBER_CHECK(pos != nullptr && pos->numel() == 6, "Learner::resume: '", path,
               "' has no loop position: it was written by Learner::save, not save_checkpoint "
               "(load it with Learner::load instead)");
   std::vector<int64_t> p = int64s(*pos);
-  rp->fit = static_cast<int>(p[0]), rp->epoch = static_cast<int>(p[1]), rp->batch = p[2];
-  rp->n_epoch = static_cast<int>(p[3]), rp->train_iter = p[4], rp->in_fit = p[5] != 0;
-  const Tensor* pct = rp->get("loop.pct_train");
-  rp->pct_train = pct ? doubles(*pct).at(0) : 0.0;
-  const Tensor* rng = rp->get("rng.state");
+  fit_ = static_cast<int>(p[0]), epoch_ = static_cast<int>(p[1]), batch_ = p[2];
+  n_epoch_ = static_cast<int>(p[3]), train_iter_ = p[4], in_fit_ = p[5] != 0;
+  const Tensor* pct = get("loop.pct_train");
+  pct_train_ = pct ? doubles(*pct).at(0) : 0.0;
+  const Tensor* rng = get("rng.state");
   EMBER_CHECK(rng != nullptr && rng->numel() == 2, "Learner::resume: '", path, "' has no rng.state");
   std::vector<int64_t> r = int64s(*rng);
-  rp->rng = RngState{static_cast<uint64_t>(r[0]), static_cast<uint64_t>(r[1])};
-  EMBER_CHECK(rp->fit >= fits_started_, "Learner::resume: '", path, "' continues fit call #", rp->fit,
-              " but this Learner already started ", fits_started_, " fits; call resume before the first fit");
-  resume_ = std::move(rp);
-  if (recorder->logging)
-    learner_log(*this) << "Resuming from '" << path << "': fit call #" << resume_->fit << ", epoch "
-                       << resume_->epoch << ", batch " << resume_->batch << "\n";
+  rng_ = RngState{static_cast<uint64_t>(r[0]), static_cast<uint64_t>(r[1])};
 }
 
-bool Learner::resume_point_for(int index, int n) {
-  if (resume_->fit > index) {
-    if (recorder->logging)
-      learner_log(*this) << "Resume: skipping fit call #" << index << " (it finished before the checkpoint)\n";
-    return false;
-  }
-  EMBER_CHECK(resume_->fit == index, "Learner::resume: internal: fit call #", index, " after the checkpoint's #",
-              resume_->fit);
-  EMBER_CHECK(!resume_->in_fit || resume_->n_epoch == n, "Learner::resume: '", resume_->path,
-              "' was written during a fit of ", resume_->n_epoch, " epochs, but this fit has ", n,
+const Tensor* ResumeCallback::get(const std::string& k) const {
+  auto it = entries_.find(k);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void ResumeCallback::before_fit() {
+  Learner& l = learn();
+  EMBER_CHECK(!in_fit_ || n_epoch_ == l.n_epoch, "Learner::resume: '", path_, "' was written during a fit of ",
+              n_epoch_, " epochs, but this fit has ", l.n_epoch,
               "; call it with the same arguments as the interrupted run");
-  return true;
+  restore_state();
+  l.epoch = in_fit_ ? epoch_ : 0;
+  if (l.epoch >= l.n_epoch) finish();  // written at the end of the fit: no epoch is left to run
 }
 
-void Learner::restore_resume() {
-  const ResumePoint& rp = *resume_;
-  auto fail = [&](const std::string& what) { EMBER_FAIL("Learner::resume: '", rp.path, "': ", what); };
+void ResumeCallback::before_train() {
+  learn().iter = in_fit_ ? batch_ : 0;
+  finish();
+}
+
+void ResumeCallback::finish() {
+  // The same program point as the save: after the batches already done, before the next.
+  Learner& l = learn();
+  if (in_fit_ && batch_ > 0) l.pct_train = pct_train_;
+  set_rng_state(rng_);
+  for (auto& cb : CallbackList(l.cbs()))
+    if (cb.get() == this) l.remove_cb(cb);  // the Learner's loop copies the list: removing is safe
+}
+
+void ResumeCallback::restore_state() {
+  Learner& l = learn();
+  auto fail = [&](const std::string& what) { EMBER_FAIL("Learner::resume: '", path_, "': ", what); };
   nn::StateDict msd;
   NamedTensors osd;
-  for (auto& [k, t] : rp.entries) {
+  for (auto& [k, t] : entries_) {
     if (k.rfind("model.", 0) == 0) msd.emplace_back(k.substr(6), t);
     else if (k.rfind("opt.", 0) == 0) osd.emplace_back(k.substr(4), t);
   }
   try {
-    model->load_state_dict(msd, true);
-    opt->load_state_dict(osd);
+    l.model->load_state_dict(msd, true);
+    l.opt->load_state_dict(osd);
   } catch (const Error& e) {
     fail(e.what());
   }
-  for (size_t g = 0; g < opt->groups().size(); ++g) {
-    const Tensor* h = rp.get("hyper." + std::to_string(g));
+  for (size_t g = 0; g < l.opt->groups().size(); ++g) {
+    const Tensor* h = get("hyper." + std::to_string(g));
     if (h == nullptr) fail("no hyper-parameters for parameter group " + std::to_string(g));
     std::vector<double> v = doubles(*h);
     if (v.size() != 8) fail("hyper." + std::to_string(g) + " has " + std::to_string(v.size()) + " values, expected 8");
-    optim::Hyper& hy = opt->groups()[g].hyper;
+    optim::Hyper& hy = l.opt->groups()[g].hyper;
     hy.lr = v[0], hy.momentum = v[1], hy.dampening = v[2], hy.beta2 = v[3], hy.eps = v[4], hy.weight_decay = v[5];
     hy.nesterov = v[6] != 0, hy.decoupled_wd = v[7] != 0;
   }
-  next_epoch_ = rp.in_fit ? rp.epoch : 0;
-  next_batch_ = rp.in_fit ? rp.batch : 0;
-  if (!rp.in_fit) return;
-  train_iter = rp.train_iter;
-  Recorder& r = *recorder;
+  if (!in_fit_) return;
+  l.train_iter = train_iter_;
+  Recorder& r = *l.recorder;
   auto list = [&](const char* name) {
-    const Tensor* t = rp.get(std::string("recorder.") + name);
+    const Tensor* t = get(std::string("recorder.") + name);
     return t ? doubles(*t) : std::vector<double>{};
   };
   r.lrs = list("lrs"), r.moms = list("moms"), r.losses = list("losses"), r.raw_losses = list("raw_losses");
   r.times = list("times");
   r.values.clear();
-  if (const Tensor* v = rp.get("recorder.values")) {
+  if (const Tensor* v = get("recorder.values")) {
     std::vector<double> flat = doubles(*v);
     auto rows = static_cast<size_t>(v->size(0)), cols = static_cast<size_t>(v->size(1));
     for (size_t i = 0; i < rows; ++i)
@@ -173,27 +225,20 @@ void Learner::restore_resume() {
                             flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
   }
   r.epoch_end_iters.clear();
-  if (const Tensor* e = rp.get("recorder.epoch_end_iters"))
+  if (const Tensor* e = get("recorder.epoch_end_iters"))
     for (int64_t i : int64s(*e)) r.epoch_end_iters.push_back(static_cast<size_t>(i));
-  const Tensor* sm = rp.get("recorder.smooth");
-  const Tensor* sc = rp.get("recorder.smooth_count");
+  const Tensor* sm = get("recorder.smooth");
+  const Tensor* sc = get("recorder.smooth_count");
   if (sm && sc) r.smooth.restore(doubles(*sm).at(0), int64s(*sc).at(0));
-  smooth_loss = r.smooth.value();
-  for (auto& cb : cbs_) {
+  l.smooth_loss = r.smooth.value();
+  for (auto& cb : l.cbs()) {
     auto* t = dynamic_cast<TrackerCallback*>(cb.get());
     if (t == nullptr || t->monitor().empty()) continue;
     std::string k = "tracker." + t->name() + "." + t->monitor();
-    if (const Tensor* b = rp.get(k + ".best")) t->best = doubles(*b).at(0);
+    if (const Tensor* b = get(k + ".best")) t->best = doubles(*b).at(0);
     if (auto* es = dynamic_cast<EarlyStoppingCallback*>(t))
-      if (const Tensor* w = rp.get(k + ".wait")) es->set_waited(static_cast<int>(int64s(*w).at(0)));
+      if (const Tensor* w = get(k + ".wait")) es->set_waited(static_cast<int>(int64s(*w).at(0)));
   }
-}
-
-void Learner::finish_resume() {
-  // The same program point as the save: after the batches already done, before the next.
-  if (resume_->in_fit && resume_->batch > 0) pct_train = resume_->pct_train;
-  set_rng_state(resume_->rng);
-  resume_.reset();
 }
 
 // ---------------------------------------------------------------------------

@@ -16,7 +16,6 @@
 #include <tuple>
 
 #include "ember/learner/Checkpoint.h"
-#include "ember/learner/ResumePoint.h"
 #include "ember/nn/Norm.h"
 
 namespace ember {

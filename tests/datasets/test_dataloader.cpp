@@ -326,6 +326,32 @@ TEST(DataLoaderTest, EpochAwareDatasetSeesTheEpochOfEachBatch) {
   EXPECT_EQ(sub->get_epoch_batch({1, 0}, 2).x.to_vector<float>(), (std::vector<float>{2007, 2003}));
 }
 
+TEST(DataLoaderTest, StartEpochAtABatchBuildsOnlyTheRest) {
+  for (int prefetch : {0, 2}) {
+    DataLoaderOptions opt;
+    opt.batch_size = 1;  // 12 items: 12 batches
+    opt.shuffle = true;
+    opt.seed = 9;
+    opt.prefetch = prefetch;
+    DataLoader dl(std::make_shared<EpochStamped>(), opt);
+    for (int64_t first : {0, 7, 11, 12}) {
+      dl.start_epoch(3, first);
+      EXPECT_EQ(dl.epoch(), 3);
+      Batch b;
+      int64_t k = first;
+      for (; dl.next(b); ++k) EXPECT_EQ(b.x.to_vector<float>(), dl.batch(3, k).x.to_vector<float>()) << k;
+      EXPECT_EQ(k, 12) << "prefetch " << prefetch << ", first " << first;
+    }
+    try {
+      dl.start_epoch(0, 13);
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("first_batch 13 out of range (12 batches per epoch)"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(DataLoaderTest, EmptyDataset) {
   DataLoader dl(numbered(0));
   EXPECT_EQ(dl.size(), 0);

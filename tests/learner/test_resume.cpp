@@ -143,6 +143,40 @@ TEST(Resume, MidEpochCheckpointIsBitExact) {
   std::remove(path.c_str());
 }
 
+// Saves a checkpoint from one event of one epoch, then cancels the fit.
+struct SaveAt : Callback {
+  std::string path;
+  Event when;
+  int at_epoch;
+  SaveAt(std::string p, Event e, int epoch) : Callback("SaveAt", 70), path(std::move(p)), when(e), at_epoch(epoch) {}
+  void at(Event e) {
+    if (e != when || learn().epoch != at_epoch) return;
+    learn().save_checkpoint(path);
+    throw CancelFitException();
+  }
+  void after_train() override { at(Event::after_train); }
+  void before_validate() override { at(Event::before_validate); }
+  void after_validate() override { at(Event::after_validate); }
+};
+
+// Between training and the end of validation a checkpoint redoes only the validation.
+TEST(Resume, CheckpointAroundValidationIsBitExact) {
+  auto straight = straight_run();
+  for (Event e : {Event::after_train, Event::before_validate, Event::after_validate}) {
+    SCOPED_TRACE(event_name(e));
+    std::string path = temp_path("resume_valid.safetensors");
+    {
+      auto l = make_learner(0);
+      manual_seed(7);
+      l->fit_one_cycle(2, 1e-2, {}, {std::make_shared<SaveAt>(path, e, 0)});
+    }
+    auto resumed = resumed_run(path);
+    expect_same_weights(*straight, *resumed);
+    expect_same_history(*straight->recorder, *resumed->recorder);
+    std::remove(path.c_str());
+  }
+}
+
 TEST(Resume, BestCheckpointAndTrackerState) {
   std::string path = temp_path("resume_best.safetensors");
   auto l = make_learner(0);
