@@ -10,8 +10,8 @@
 //           p128   = fcp2(parent)          Linear(2, 128)                   128
 //           breed  = fc2(cat(child, p128)) Linear(640, 37)    -> child logits (37 breeds)
 //           no activation anywhere in the heads (the notebook has none)
-//   output: forward() returns ONE tensor [B, 39] = [breed logits (37) | parent logits (2)], because
-//           the Learner's model has a single output; TwoHeadLoss and the metrics split it again.
+//   output: two tensors, {breed logits [B, 37], parent logits [B, 2]} (forward_outputs): the loss
+//           takes both, and each metric reads the one it names.
 //   loss:   CE(breed, y) + CE(parent, species(y)) + KL, the KL term only in training (the notebook's
 //           validation loss leaves it out):
 //             KL = torch.kl_div(breed_logits, dist) with reduction 'mean' over all B x 37 entries,
@@ -56,11 +56,10 @@ using namespace ember::examples;
 namespace {
 
 // ---------------------------------------------------------------------------
-// The model: frozen ResNet-18 body + the notebook's two heads; output [B, n_child + n_parent].
+// The model: frozen ResNet-18 body + the notebook's two heads; outputs {breed, parent} logits.
 class HierResNet : public nn::Module {
  public:
-  HierResNet(const std::string& weights, int64_t n_child, int64_t n_parent)
-      : nn::Module("HierResNet"), n_child_(n_child), n_parent_(n_parent) {
+  HierResNet(const std::string& weights, int64_t n_child, int64_t n_parent) : nn::Module("HierResNet") {
     std::shared_ptr<nn::ResNet> net = nn::resnet18(1000);
     if (!weights.empty()) nn::load_weights(*net, weights);
     auto body_seq = std::make_shared<nn::Sequential>();
@@ -75,25 +74,18 @@ class HierResNet : public nn::Module {
     fc2 = register_module("fc2", std::make_shared<nn::Linear>(512 + 128, n_child));  // breed logits
   }
 
-  Tensor forward(const Tensor& x) override {
+  TensorList forward_outputs(const Tensor& x) override {
     Tensor f = pool->forward(body->forward(x)).flatten(1);  // [B, 512]
     Tensor child = fc->forward(f);                          // [B, 512]
     Tensor parent_res = fcp->forward(f);                    // [B, 2]
     Tensor parent = fcp2->forward(parent_res);              // [B, 128]
     Tensor child_res = fc2->forward(cat({child, parent}, 1));  // [B, 37]
-    return cat({child_res, parent_res}, 1);                 // [B, 39]
+    return {child_res, parent_res};
   }
-
-  // The two halves of forward()'s output.
-  Tensor child_logits(const Tensor& out) const { return out.narrow(1, 0, n_child_); }
-  Tensor parent_logits(const Tensor& out) const { return out.narrow(1, n_child_, n_parent_); }
 
   std::shared_ptr<nn::Sequential> body;
   std::shared_ptr<nn::AdaptiveAvgPool2d> pool;
   std::shared_ptr<nn::Linear> fc, fcp, fcp2, fc2;
-
- private:
-  int64_t n_child_, n_parent_;
 };
 
 // leaf -> its level-1 node (species) as an i64 tensor on `dev`.
@@ -114,12 +106,12 @@ class TwoHeadLoss : public nn::Loss {
     dist_rows = (mat / counts).transpose(0, 1).contiguous();  // [M, N]
   }
 
-  Tensor forward(const Tensor& pred, const Tensor& y) override {
-    Tensor breed = model->child_logits(pred), parent = model->parent_logits(pred);
+  Tensor forward_outputs(const TensorList& out, const Tensor& y) override {
+    const Tensor &breed = out[0], &parent = out[1];
     Tensor ys = species_of(y, leaf_to_species);
     Tensor loss = cross_entropy(breed, y) + cross_entropy(parent, ys);
     if (model->is_training() && kl_weight != 0) {
-      Tensor dist = index_select(dist_rows.to(pred.device()).to(pred.dtype()), 0, ys);  // [B, N]
+      Tensor dist = index_select(dist_rows.to(breed.device()).to(breed.dtype()), 0, ys);  // [B, N]
       Tensor input = kl_log_softmax ? log_softmax(breed, 1) : breed;
       loss = loss + kl_div(input, dist, KLReduction::Mean) * kl_weight;
     }
@@ -137,13 +129,13 @@ struct Scores {
   int64_t n_new = 0;
 };
 
-// Accuracies over a whole get_preds result; `holdout` < 0: no new breed.
-Scores score(const HierResNet& m, const Tensor& out, const Tensor& y, const hier::ClassTree& tree,
-             const Tensor& leaf_to_species, int64_t holdout) {
+// Accuracies over a whole get_outputs result; `holdout` < 0: no new breed.
+Scores score(const TensorList& out, const Tensor& y, const hier::ClassTree& tree, const Tensor& leaf_to_species,
+             int64_t holdout) {
   Scores s;
-  Tensor breed = m.child_logits(out);
+  const Tensor& breed = out[0];
   s.breed = learner::accuracy(breed, y);
-  s.species = learner::accuracy(m.parent_logits(out), species_of(y, leaf_to_species));
+  s.species = learner::accuracy(out[1], species_of(y, leaf_to_species));
   s.species_from_breed = learner::level_accuracy(breed, y, tree, 1);
   if (holdout >= 0) {
     std::vector<int64_t> pred = breed.argmax(1).to(Device::cpu()).to_vector<int64_t>();
@@ -231,15 +223,16 @@ int main(int argc, char** argv) {
     auto model = std::make_shared<HierResNet>(flags.weights, n_child, n_parent);
     auto loss = std::make_shared<TwoHeadLoss>(model, tree, kl_weight, kl_log_softmax);
     const Tensor leaf_to_species = tree.level_index(1);
-    HierResNet* m = model.get();
+    // Output 0 is the breed logits, output 1 the parent's.
     std::vector<learner::Metric> metrics = {
-        {"accuracy_breed", [m](const Tensor& p, const Tensor& y) { return learner::accuracy(m->child_logits(p), y); }},
+        {"accuracy_breed", learner::accuracy},
         {"accuracy_species",
-         [m, leaf_to_species](const Tensor& p, const Tensor& y) {
-           return learner::accuracy(m->parent_logits(p), species_of(y, leaf_to_species));
-         }},
+         [leaf_to_species](const Tensor& p, const Tensor& y) {
+           return learner::accuracy(p, species_of(y, leaf_to_species));
+         },
+         false, 1},
         {"accuracy_species_from_breed",
-         [m, tree](const Tensor& p, const Tensor& y) { return learner::level_accuracy(m->child_logits(p), y, tree, 1); }}};
+         [tree](const Tensor& p, const Tensor& y) { return learner::level_accuracy(p, y, tree, 1); }}};
     learner::DataLoaders dls{pets_source(cache, base_train, true, flags.bs, flags.size, seed),
                              pets_source(cache, split.valid, false, flags.bs, flags.size, seed), vocab};
     if (!flags.weights.empty())
@@ -263,8 +256,8 @@ int main(int argc, char** argv) {
       }
       write_text_atomic(out + "/history.csv", os.str());
     }
-    auto [preds, targets] = learn.get_preds();
-    Scores base = score(*model, preds, targets, tree, leaf_to_species, holdout);
+    auto [outputs, targets] = learn.get_outputs();
+    Scores base = score(outputs, targets, tree, leaf_to_species, holdout);
     std::cout << std::fixed << std::setprecision(4) << "\nvalidation: accuracy_breed " << base.breed
               << "  accuracy_species " << base.species << "  accuracy_species_from_breed " << base.species_from_breed
               << "\n";
@@ -282,8 +275,8 @@ int main(int argc, char** argv) {
         for (int r = 0; r < repeat_new; ++r) items.insert(items.end(), new_train.begin(), new_train.begin() + k);
         learn.dls.train = pets_source(cache, items, true, flags.bs, flags.size, seed + static_cast<uint64_t>(k));
         learn.fit(few_shot_epochs, lr);
-        auto [p, t] = learn.get_preds();
-        rows.emplace_back(k, score(*model, p, t, tree, leaf_to_species, holdout));
+        auto [o, t] = learn.get_outputs();
+        rows.emplace_back(k, score(o, t, tree, leaf_to_species, holdout));
       }
       std::ostringstream csv;
       csv << "k,new_breed_accuracy,old_breeds_accuracy,accuracy_breed,accuracy_species,accuracy_species_from_breed,"

@@ -104,7 +104,7 @@ void Recorder::after_batch() {
     lrs.push_back(h.lr);
     moms.push_back(h.momentum);
   } else {
-    valid_.add(v, l.pred, l.yb);
+    valid_.add(v, l.preds, l.yb);
   }
 }
 

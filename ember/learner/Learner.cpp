@@ -254,9 +254,11 @@ std::pair<Tensor, Tensor> Learner::to_device(Tensor x, Tensor y) const {
 void Learner::one_batch() {
   with_events<CancelBatchException>(
       [&] {
-        pred = (*model)(xb);  // operator(): the model's scope in anomaly mode
+        preds = model->outputs(xb);  // in the model's scope in anomaly mode
+        pred = preds.size() == 1 ? preds[0] : Tensor();
         run(Event::after_pred);
-        loss = loss_func->forward(pred, yb);
+        if (preds.size() == 1) preds[0] = pred;  // as in fastai, after_pred may replace pred
+        loss = loss_func->forward_outputs(preds, yb);
         run(Event::after_loss);
         if (!training) return;
         with_events<CancelBackwardException>([&] { loss.backward(); }, Event::before_backward,
@@ -371,6 +373,7 @@ void Learner::fit(int n, LRs lrs, CallbackList cbs) {
   // fastai's _end_cleanup
   dl = nullptr;
   xb = yb = pred = loss = Tensor();
+  preds.clear();
 }
 
 void Learner::fit_one_cycle(int n, LRs lr_max, OneCycleOptions o, CallbackList cbs) {
@@ -412,7 +415,7 @@ std::vector<double> Learner::validate() {
     void after_batch() override {
       Learner& l = learn();
       if (l.training || !l.loss.defined() || !l.yb.defined()) return;
-      totals.add(l.loss.item(), l.pred, l.yb);
+      totals.add(l.loss.item(), l.preds, l.yb);
     }
   };
   auto t = std::make_shared<Totals>();
@@ -427,6 +430,7 @@ std::vector<double> Learner::validate() {
   }
   dl = nullptr;
   xb = yb = pred = loss = Tensor();
+  preds.clear();
   return t->totals.values();
 }
 

@@ -14,6 +14,7 @@
 // (callbacks may start a fit at a later epoch and a train phase at a later batch: before_fit
 // sets epoch and before_train sets iter; a resumed checkpoint's ResumeCallback does)
 //   batch:    pred = model(xb); after_pred; loss = loss_func(pred, yb); after_loss;
+//             (a model with several outputs: preds = model.outputs(xb), loss_func.forward_outputs)
 //             if training: backward phase (loss.backward()), step phase (opt.step()), opt.zero_grad()
 // Exercise 10 (a callback: early stopping) is in learner/Callbacks.cpp; the loop here is library code.
 #pragma once
@@ -118,6 +119,9 @@ class Learner {
   // (activation(model(x)), targets) over the validation (or training) source, in eval mode
   // without grad, no callbacks. Targets are concatenated as the source gives them.
   std::pair<Tensor, Tensor> get_preds(bool valid = true);
+  // The same for every output of a model with several (nn::Module::forward_outputs): one
+  // tensor per output, each through the activation.
+  std::pair<TensorList, Tensor> get_outputs(bool valid = true);
   // One item (no batch dim): the decoded class, its index and the class probabilities.
   Prediction predict(const Tensor& item);
 
@@ -184,6 +188,7 @@ class Learner {
 
   // --- loop state, readable and writable by callbacks ---------------------------------------
   Tensor xb, yb, pred, loss;
+  TensorList preds;  // every output of the model (forward_outputs); pred is preds[0] when there is one
   int epoch = 0, n_epoch = 1;
   int64_t iter = 0, n_iter = 0, train_iter = 0;
   double pct_train = 0.0;  // training progress in [0, 1): epoch + batch fraction, over n_epoch

@@ -84,19 +84,22 @@ LRFindResult Learner::lr_find(double start_lr, double end_lr, int num_it, bool s
 
 // ---------------------------------------------------------------------------
 // Inference
-std::pair<Tensor, Tensor> Learner::get_preds(bool valid) {
+std::pair<TensorList, Tensor> Learner::get_outputs(bool valid) {
   DataLoader* src = valid ? dls.valid.get() : dls.train.get();
   EMBER_CHECK(src != nullptr, "get_preds: dls.", valid ? "valid" : "train", " is null");
   bool was_training = model->is_training();
   model->eval();
   NoGradGuard ng;
-  TensorList ps, ts;
+  std::vector<TensorList> outs;  // [output][batch]
+  TensorList ts;
   src->start_epoch(0);
   Batch b;
   try {
     while (src->next(b)) {
       auto [xd, yd] = to_device(b.x, b.y);
-      ps.push_back(activation(model->forward(xd)).detach());
+      TensorList o = model->forward_outputs(xd);
+      outs.resize(o.size());
+      for (size_t k = 0; k < o.size(); ++k) outs[k].push_back(activation(o[k]).detach());
       ts.push_back(yd.detach());
     }
   } catch (...) {
@@ -104,8 +107,16 @@ std::pair<Tensor, Tensor> Learner::get_preds(bool valid) {
     throw;
   }
   model->train(was_training);
-  EMBER_CHECK(!ps.empty(), "get_preds: the ", valid ? "validation" : "training", " source gave no batches");
-  return {cat(ps, 0), cat(ts, 0)};
+  EMBER_CHECK(!ts.empty(), "get_preds: the ", valid ? "validation" : "training", " source gave no batches");
+  TensorList all;
+  for (TensorList& o : outs) all.push_back(cat(o, 0));
+  return {all, cat(ts, 0)};
+}
+
+std::pair<Tensor, Tensor> Learner::get_preds(bool valid) {
+  auto [outs, targets] = get_outputs(valid);
+  EMBER_CHECK(outs.size() == 1, "get_preds: the model has ", outs.size(), " outputs; get_outputs gives them all");
+  return {outs[0], targets};
 }
 
 Prediction Learner::predict(const Tensor& item) {
@@ -117,7 +128,10 @@ Prediction Learner::predict(const Tensor& item) {
   try {
     Tensor xb1 = x.unsqueeze(0);
     if (dls.after_batch) xb1 = dls.after_batch(xb1);
-    out = activation(model->forward(xb1));
+    TensorList outs = model->forward_outputs(xb1);
+    EMBER_CHECK(outs.size() == 1, "predict: the model has ", outs.size(),
+                " outputs; predict decodes one (get_outputs gives them all)");
+    out = activation(outs[0]);
   } catch (...) {
     model->train(was_training);
     throw;

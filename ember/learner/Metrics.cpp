@@ -101,22 +101,26 @@ void MetricTotals::reset(const std::vector<Metric>& metrics) {
   count_ = 0;
   loss_total_ = 0;
   totals_.assign(metrics.size(), 0.0);
-  preds_.clear();
+  outputs_.clear();
   targets_.clear();
 }
 
-void MetricTotals::add(double loss, const Tensor& pred, const Tensor& target) {
+void MetricTotals::add(double loss, const TensorList& outputs, const Tensor& target) {
   const int64_t bs = target.defined() && target.dim() > 0 ? target.size(0) : 1;
   const auto w = static_cast<double>(bs);
   loss_total_ += loss * w;
   count_ += bs;
   bool keep = false;
   for (size_t i = 0; i < metrics_.size(); ++i) {
-    if (metrics_[i].accumulate) keep = true;
-    else totals_[i] += metrics_[i].fn(pred, target) * w;
+    const Metric& m = metrics_[i];
+    EMBER_CHECK(m.output < outputs.size(), "metric '", m.name, "' reads output ", m.output, " but the model gave ",
+                outputs.size(), outputs.size() == 1 ? " output" : " outputs");
+    if (m.accumulate) keep = true;
+    else totals_[i] += m.fn(outputs[m.output], target) * w;
   }
   if (keep) {
-    preds_.push_back(pred.detach().cpu());
+    outputs_.resize(outputs.size());
+    for (size_t k = 0; k < outputs.size(); ++k) outputs_[k].push_back(outputs[k].detach().cpu());
     targets_.push_back(target.detach().cpu());
   }
 }
@@ -125,13 +129,16 @@ std::vector<double> MetricTotals::values() const {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const auto c = static_cast<double>(count_);
   std::vector<double> out{count_ ? loss_total_ / c : nan};
-  Tensor all_pred, all_target;
+  TensorList all_outputs(outputs_.size());
+  Tensor all_target;
   for (size_t i = 0; i < metrics_.size(); ++i) {
+    const Metric& m = metrics_[i];
     if (!count_) {
       out.push_back(nan);
-    } else if (metrics_[i].accumulate) {
-      if (!all_pred.defined()) all_pred = cat(preds_), all_target = cat(targets_);
-      out.push_back(metrics_[i].fn(all_pred, all_target));
+    } else if (m.accumulate) {
+      if (!all_target.defined()) all_target = cat(targets_);
+      if (!all_outputs[m.output].defined()) all_outputs[m.output] = cat(outputs_[m.output]);
+      out.push_back(m.fn(all_outputs[m.output], all_target));
     } else {
       out.push_back(totals_[i] / c);
     }

@@ -1,5 +1,6 @@
 // learner/Metrics.h: validation metrics. A Metric is a name and a function of
-// (predictions, targets). By default the Learner calls it on every validation batch and averages
+// (predictions, targets); a model with several outputs (two heads) gives each metric the output
+// it names. By default the Learner calls it on every validation batch and averages
 // the results weighted by batch size (fastai's AvgMetric); with `accumulate` it gathers the whole
 // validation set's predictions and targets and calls it once (fastai's AccumMetric), for metrics
 // that are not a mean over items (F1, mistake severity: a mean over the mistakes only).
@@ -20,6 +21,7 @@ struct Metric {
   std::string name;
   std::function<double(const Tensor& pred, const Tensor& target)> fn;
   bool accumulate = false;  // call fn once on the whole validation set (see above)
+  size_t output = 0;        // which of the model's outputs is `pred` (nn::Module::forward_outputs)
 };
 
 // The validation loss and metrics of one pass, batch by batch (used by the Recorder and by
@@ -27,7 +29,7 @@ struct Metric {
 class MetricTotals {
  public:
   void reset(const std::vector<Metric>& metrics);
-  void add(double loss, const Tensor& pred, const Tensor& target);  // one batch
+  void add(double loss, const TensorList& outputs, const Tensor& target);  // one batch
   int64_t count() const { return count_; }                           // items seen
   // {loss, metric...}: batch-size-weighted means, or fn over everything; NaN before any batch.
   std::vector<double> values() const;
@@ -37,7 +39,8 @@ class MetricTotals {
   int64_t count_ = 0;
   double loss_total_ = 0;
   std::vector<double> totals_;
-  TensorList preds_, targets_;
+  std::vector<TensorList> outputs_;  // [output][batch], kept for accumulating metrics
+  TensorList targets_;
 };
 
 // pred [N, C] scores; target [N] class indices (any dtype holding integers).

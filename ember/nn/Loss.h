@@ -14,13 +14,27 @@ class Loss {
  public:
   explicit Loss(std::string name) : name_(std::move(name)) {}
   virtual ~Loss() = default;
-  virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
+  virtual Tensor forward(const Tensor& input, const Tensor& target);
+  // The loss of a model's outputs (nn::Module::forward_outputs): forward(outputs[0], target) for
+  // a model with one output. A loss over several heads overrides this instead of forward.
+  virtual Tensor forward_outputs(const TensorList& outputs, const Tensor& target);
   Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
   const std::string& name() const { return name_; }
 
  private:
   std::string name_;
 };
+
+inline Tensor Loss::forward(const Tensor&, const Tensor&) {
+  EMBER_FAIL(name_, ": forward(input, target) is not defined; a loss over several model outputs defines ",
+             "forward_outputs(outputs, target)");
+}
+
+inline Tensor Loss::forward_outputs(const TensorList& outputs, const Tensor& target) {
+  EMBER_CHECK(outputs.size() == 1, name_, ": the model gave ", outputs.size(),
+              " outputs, but this loss takes one (a loss over several outputs overrides forward_outputs)");
+  return forward(outputs[0], target);
+}
 
 class L1Loss : public Loss {
  public:

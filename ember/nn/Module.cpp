@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -30,18 +31,41 @@ std::string path_in(Module* parent, const std::string& parent_path, const Module
 }
 }  // namespace
 
+// The frame of one call: an anomaly scope naming the module, and its path for the children.
+class Module::CallFrame {
+ public:
+  explicit CallFrame(Module* m) {
+    if (!anomaly_enabled()) return;
+    const AnomalyScope* top = AnomalyScope::current();
+    std::string path;
+    if (top != nullptr && !t_paths.empty())
+      path = path_in(static_cast<Module*>(const_cast<void*>(top->owner())), t_paths.back(), m);
+    scope_ = std::make_unique<AnomalyScope>(m, path.empty() ? m->type_name_ : path + " (" + m->type_name_ + ")");
+    t_paths.push_back(path);
+  }
+  ~CallFrame() {
+    if (scope_) t_paths.pop_back();
+  }
+  CallFrame(const CallFrame&) = delete;
+  CallFrame& operator=(const CallFrame&) = delete;
+
+ private:
+  std::unique_ptr<AnomalyScope> scope_;
+};
+
 Tensor Module::operator()(const Tensor& x) {
-  if (!anomaly_enabled()) return forward(x);
-  const AnomalyScope* top = AnomalyScope::current();
-  std::string path;
-  if (top != nullptr && !t_paths.empty())
-    path = path_in(static_cast<Module*>(const_cast<void*>(top->owner())), t_paths.back(), this);
-  AnomalyScope scope(this, path.empty() ? type_name_ : path + " (" + type_name_ + ")");
-  t_paths.push_back(path);
-  struct Pop {
-    ~Pop() { t_paths.pop_back(); }
-  } pop;
+  CallFrame frame(this);
   return forward(x);
+}
+
+TensorList Module::outputs(const Tensor& x) {
+  CallFrame frame(this);
+  return forward_outputs(x);
+}
+
+Tensor Module::forward(const Tensor&) {
+  EMBER_FAIL(type_name_, ": forward(x) is not defined; a model with several outputs defines forward_outputs(x) ",
+             "(call that, or outputs(x))");
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {

@@ -34,11 +34,18 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  virtual Tensor forward(const Tensor& x) = 0;
+  // The module's output. Every layer defines it; a model with several outputs (two heads)
+  // defines forward_outputs instead, and forward(x) then fails saying so.
+  virtual Tensor forward(const Tensor& x);
+  // Every output, in a fixed order: {forward(x)} unless overridden. A two-headed model returns
+  // {breed_logits, species_logits}; the Learner calls this, and hands all the outputs to the
+  // loss (nn::Loss::forward_outputs) and output k to a metric (learner::Metric::output).
+  virtual TensorList forward_outputs(const Tensor& x) { return {forward(x)}; }
   // forward(x), inside a module scope when anomaly mode is on (autograd/Node.h), so an
   // anomaly names the module: "in layer4.1.bn2 (BatchNorm2d)". Call children through it
   // ((*child)(x)) for their names to show; Sequential, ResNet and the Learner do.
   Tensor operator()(const Tensor& x);
+  TensorList outputs(const Tensor& x);  // forward_outputs(x) in the same scope
 
   // --- structure -----------------------------------------------------------
   const std::string& type_name() const { return type_name_; }
@@ -77,6 +84,7 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> m);
 
  private:
+  class CallFrame;  // the anomaly scope of one call (Module.cpp)
   std::string type_name_;
   bool training_ = true;
   NamedTensors params_, buffers_;

@@ -530,8 +530,8 @@ TEST(Metrics, TotalsWeightBatchesAndAccumulateWholeSet) {
   EXPECT_TRUE(std::isnan(t.values()[0]));  // nothing seen yet
   Tensor p1 = from_vector<float>({1, 0, 1, 0, 0, 1}).reshape({3, 2}), y1 = from_vector<int64_t>({0, 0, 1});
   Tensor p2 = from_vector<float>({1, 0, 0, 1}).reshape({2, 2}), y2 = from_vector<int64_t>({1, 1});
-  t.add(2.0, p1, y1);  // accuracy 3/3
-  t.add(1.0, p2, y2);  // accuracy 1/2
+  t.add(2.0, {p1}, y1);  // accuracy 3/3
+  t.add(1.0, {p2}, y2);  // accuracy 1/2
   std::vector<double> v = t.values();
   ASSERT_EQ(v.size(), 4u);
   EXPECT_EQ(t.count(), 5);
