@@ -270,7 +270,10 @@ size_t elem(DType t) { return dtype_size(t); }
 
 using namespace detail;  // the kernels and helpers above
 
-void CudaBackend::conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) {
+void CudaBackend::conv2d(const ConvGeom& g, const KView& xv, const KView& wv, const KView& yv) {
+  const DType t = xv.dtype;
+  const void *x = xv.data, *w = wv.data;
+  void* y = yv.data;
   const DeviceGuard guard(index_);
   cudnnHandle_t h = dnn();
   const int64_t chunk = images_per_call(t, g);
@@ -299,7 +302,10 @@ void CudaBackend::conv2d(DType t, const ConvGeom& g, const void* x, const void* 
   }
 }
 
-void CudaBackend::conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) {
+void CudaBackend::conv2d_backward_input(const ConvGeom& g, const KView& gyv, const KView& wv, const KView& gxv) {
+  const DType t = gyv.dtype;
+  const void *gy = gyv.data, *w = wv.data;
+  void* gx = gxv.data;
   const DeviceGuard guard(index_);
   cudnnHandle_t h = dnn();
   const int64_t chunk = images_per_call(t, g);
@@ -328,7 +334,10 @@ void CudaBackend::conv2d_backward_input(DType t, const ConvGeom& g, const void* 
   }
 }
 
-void CudaBackend::conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) {
+void CudaBackend::conv2d_backward_weight(const ConvGeom& g, const KView& gyv, const KView& xv, const KView& gwv) {
+  const DType t = gyv.dtype;
+  const void *gy = gyv.data, *x = xv.data;
+  void* gw = gwv.data;
   const DeviceGuard guard(index_);
   cudnnHandle_t h = dnn();
   const int64_t chunk = images_per_call(t, g);

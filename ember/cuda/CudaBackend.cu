@@ -139,30 +139,29 @@ void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t nbytes)
 // Row-major C = op(A) @ op(B) is column-major C^T = op(B)^T @ op(A)^T, and a
 // row-major matrix read as column-major is its transpose. So cuBLAS gets B first,
 // then A, with m and n swapped; the leading dims and transpose flags stay as given.
-void CudaBackend::gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
-          int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta,
-          void* c, int64_t ldc, int64_t stride_c, int64_t batch) {
+void CudaBackend::gemm(const GemmGeom& g, const KView& a, const KView& b, const KView& c) {
+  const DType t = c.dtype;
   EMBER_CHECK(t == DType::f32 || t == DType::f64, "matmul: dtype ", dtype_name(t),
               " is not supported (needs f32 or f64)");
-  for (int64_t v : {m, n, k, lda, ldb, ldc, batch})
-    EMBER_CHECK(v <= INT_MAX, "matmul: sizes m=", m, " n=", n, " k=", k, " batch=", batch,
+  for (int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.batch})
+    EMBER_CHECK(v <= INT_MAX, "matmul: sizes m=", g.m, " n=", g.n, " k=", g.k, " batch=", g.batch,
                 " are too large for cuBLAS (each must fit in 32 bits)");
-  if (m == 0 || n == 0 || batch == 0) return;
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   const DeviceGuard guard(index_);
   cublasHandle_t h = blas();
-  const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int M = static_cast<int>(n), N = static_cast<int>(m), K = static_cast<int>(k);
+  const cublasOperation_t op_b = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int M = static_cast<int>(g.n), N = static_cast<int>(g.m), K = static_cast<int>(g.k);
+  const int lda = static_cast<int>(g.lda), ldb = static_cast<int>(g.ldb), ldc = static_cast<int>(g.ldc);
+  const int batch = static_cast<int>(g.batch);
   if (t == DType::f32) {
-    const float al = static_cast<float>(alpha), be = static_cast<float>(beta);
-    CUBLAS_CHECK(cublasSgemmStridedBatched(h, op_b, op_a, M, N, K, &al, static_cast<const float*>(b),
-                                           static_cast<int>(ldb), stride_b, static_cast<const float*>(a),
-                                           static_cast<int>(lda), stride_a, &be, static_cast<float*>(c),
-                                           static_cast<int>(ldc), stride_c, static_cast<int>(batch)));
+    const float al = static_cast<float>(g.alpha), be = static_cast<float>(g.beta);
+    CUBLAS_CHECK(cublasSgemmStridedBatched(h, op_b, op_a, M, N, K, &al, typed<const float>(b), ldb, g.stride_b,
+                                           typed<const float>(a), lda, g.stride_a, &be, typed<float>(c), ldc,
+                                           g.stride_c, batch));
   } else {
-    CUBLAS_CHECK(cublasDgemmStridedBatched(h, op_b, op_a, M, N, K, &alpha, static_cast<const double*>(b),
-                                           static_cast<int>(ldb), stride_b, static_cast<const double*>(a),
-                                           static_cast<int>(lda), stride_a, &beta, static_cast<double*>(c),
-                                           static_cast<int>(ldc), stride_c, static_cast<int>(batch)));
+    CUBLAS_CHECK(cublasDgemmStridedBatched(h, op_b, op_a, M, N, K, &g.alpha, typed<const double>(b), ldb, g.stride_b,
+                                           typed<const double>(a), lda, g.stride_a, &g.beta, typed<double>(c), ldc,
+                                           g.stride_c, batch));
   }
   detail::after_launch("matmul");
 }

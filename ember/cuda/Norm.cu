@@ -5,6 +5,7 @@
 // Batch norm: per-channel sums run in double (as on the CPU), each channel split over
 // several blocks that write partial sums; a second kernel adds a channel's partials in a
 // fixed order. channel_stats is two passes (mean, then the biased variance about it).
+#include <type_traits>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -212,63 +213,55 @@ __global__ void layer_norm_backward_kernel(int64_t rows, int64_t cols, const T* 
 
 using namespace detail;  // the kernels and helpers above
 
-void CudaBackend::channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) {
+void CudaBackend::channel_stats(const KView& x, const KView& mean, const KView& var) {
   const DeviceGuard guard(index_);
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    if (c == 0) return;
+  const int64_t n = x.shape[0], c = x.shape[1], s = x.shape[2];
+  if (c == 0) return;
+  on_float("batch_norm", [&](auto* xs, auto* m, auto* v) {
+    using T = std::remove_pointer_t<decltype(xs)>;
     const int chunks = channel_chunks(n, c, s);
     Scratch buf(static_cast<size_t>(c * chunks * 2 + c) * sizeof(double));
     double* partial = static_cast<double*>(buf.get());
     double* dmean = partial + c * chunks * 2;
-    const T* xs = static_cast<const T*>(x);
-    channel_pass<T, ChannelSum::Mean>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, static_cast<T*>(mean),
-                                      nullptr);
-    channel_pass<T, ChannelSum::SqDev>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, static_cast<T*>(var),
-                                       nullptr);
-  });
+    channel_pass<T, ChannelSum::Mean>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, m, nullptr);
+    channel_pass<T, ChannelSum::SqDev>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, v, nullptr);
+  }, x, mean, var);
 }
 
-void CudaBackend::channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
-                       void* sum_gy, void* sum_gy_xmu) {
+void CudaBackend::channel_grad_sums(const KView& gy, const KView& x, const KView& mean, const KView& sum_gy,
+                                    const KView& sum_gy_xmu) {
   const DeviceGuard guard(index_);
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    if (c == 0) return;
+  const int64_t n = x.shape[0], c = x.shape[1], s = x.shape[2];
+  if (c == 0) return;
+  on_float("batch_norm", [&](auto* gys, auto* xs, auto* m, auto* sg, auto* sgx) {
+    using T = std::remove_pointer_t<decltype(xs)>;
     const int chunks = channel_chunks(n, c, s);
     Scratch buf(static_cast<size_t>(c * chunks * 2) * sizeof(double));
-    channel_pass<T, ChannelSum::Grad>(n, c, s, static_cast<const T*>(x), static_cast<const T*>(gy),
-                                      static_cast<const T*>(mean), nullptr, static_cast<double*>(buf.get()), chunks,
-                                      static_cast<T*>(sum_gy), static_cast<T*>(sum_gy_xmu));
-  });
+    channel_pass<T, ChannelSum::Grad>(n, c, s, xs, gys, m, nullptr, static_cast<double*>(buf.get()), chunks, sg, sgx);
+  }, gy, x, mean, sum_gy, sum_gy_xmu);
 }
 
-void CudaBackend::channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
-                    void* y) {
+void CudaBackend::channel_affine(const KView& x, const KView& scale, const KView& shift, const KView& y) {
   const DeviceGuard guard(index_);
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = n * c * s;
-    if (total == 0) return;
-    launch(channel_affine_kernel<T>, blocks_for(total), kThreads, total, c, s, static_cast<const T*>(x),
-                                                              static_cast<const T*>(scale),
-                                                              static_cast<const T*>(shift), static_cast<T*>(y));
-    after_launch("batch_norm");
-  });
+  const int64_t c = x.shape[1], s = x.shape[2], total = x.numel();
+  if (total == 0) return;
+  on_float("batch_norm", [&](auto* xs, auto* a, auto* b, auto* ys) {
+    using T = std::remove_pointer_t<decltype(xs)>;
+    launch(channel_affine_kernel<T>, blocks_for(total), kThreads, total, c, s, xs, a, b, ys);
+  }, x, scale, shift, y);
+  after_launch("batch_norm");
 }
 
-void CudaBackend::batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
-                               const void* mean, const void* a, const void* b, const void* k, void* gx) {
+void CudaBackend::batch_norm_backward_input(const KView& gy, const KView& x, const KView& mean, const KView& a,
+                                            const KView& b, const KView& k, const KView& gx) {
   const DeviceGuard guard(index_);
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = n * c * s;
-    if (total == 0) return;
-    launch(bn_backward_input_kernel<T>, blocks_for(total), kThreads,
-        total, c, s, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<const T*>(mean),
-        static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
-    after_launch("batch_norm");
-  });
+  const int64_t c = x.shape[1], s = x.shape[2], total = x.numel();
+  if (total == 0) return;
+  on_float("batch_norm", [&](auto* gys, auto* xs, auto* m, auto* as, auto* bs, auto* ks, auto* gxs) {
+    using T = std::remove_pointer_t<decltype(xs)>;
+    launch(bn_backward_input_kernel<T>, blocks_for(total), kThreads, total, c, s, gys, xs, m, as, bs, ks, gxs);
+  }, gy, x, mean, a, b, k, gx);
+  after_launch("batch_norm");
 }
 
 void CudaBackend::layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
@@ -276,13 +269,11 @@ void CudaBackend::layer_norm(const KView& y, const KView& mean, const KView& rst
   const DeviceGuard guard(index_);
   const int64_t rows = x.shape[0], cols = x.shape[1];
   if (rows == 0) return;
-  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
-    using T = decltype(tag);
-    launch(layer_norm_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols, reinterpret_cast<const T*>(x.data),
-           reinterpret_cast<const T*>(w.data), reinterpret_cast<const T*>(b.data), eps, reinterpret_cast<T*>(y.data),
-           reinterpret_cast<T*>(mean.data), reinterpret_cast<T*>(rstd.data));
-    after_launch("layer_norm");
-  });
+  on_float("layer_norm", [&](auto* ys, auto* ms, auto* rs, auto* xs, auto* ws, auto* bs) {
+    using T = std::remove_pointer_t<decltype(xs)>;
+    launch(layer_norm_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols, xs, ws, bs, eps, ys, ms, rs);
+  }, y, mean, rstd, x, w, b);
+  after_launch("layer_norm");
 }
 
 void CudaBackend::layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
@@ -290,13 +281,11 @@ void CudaBackend::layer_norm_backward_input(const KView& gx, const KView& gy, co
   const DeviceGuard guard(index_);
   const int64_t rows = x.shape[0], cols = x.shape[1];
   if (rows == 0) return;
-  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
-    using T = decltype(tag);
-    launch(layer_norm_backward_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols,
-           reinterpret_cast<const T*>(gy.data), reinterpret_cast<const T*>(x.data), reinterpret_cast<const T*>(mean.data),
-           reinterpret_cast<const T*>(rstd.data), reinterpret_cast<const T*>(w.data), reinterpret_cast<T*>(gx.data));
-    after_launch("layer_norm");
-  });
+  on_float("layer_norm", [&](auto* gxs, auto* gys, auto* xs, auto* ms, auto* rs, auto* ws) {
+    using T = std::remove_pointer_t<decltype(xs)>;
+    launch(layer_norm_backward_kernel<T>, blocks_for(rows, 1), kSumThreads, rows, cols, gys, xs, ms, rs, ws, gxs);
+  }, gx, gy, x, mean, rstd, w);
+  after_launch("layer_norm");
 }
 
 }  // namespace cuda

@@ -1,5 +1,6 @@
 // cuda/Optim.cu: the fused optimizer steps (Backend::adam_step, sgd_step): one grid-stride
 // kernel each, on the per-element math of tensor/OptimMath.h that the CPU loop also runs.
+#include <type_traits>
 #include "ember/cuda/Cuda.h"
 #include "ember/cuda/CudaBackend.h"
 #include "ember/cuda/Launch.h"
@@ -33,24 +34,25 @@ __global__ void sgd_kernel(int64_t n, T* p, const T* g, T* buf, SgdStep a) {
 
 using namespace detail;  // the kernels and helpers above
 
-void CudaBackend::adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) {
+void CudaBackend::adam_step(const KView& p, const KView& g, const KView& m, const KView& v, const AdamStep& a) {
   const DeviceGuard guard(index_);
+  const int64_t n = p.numel();
   if (n == 0) return;
-  dispatch_float(t, "adam_step", [&](auto tag) {
-    using T = decltype(tag);
-    launch(adam_kernel<T>, blocks_for(n), kThreads, n, static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(m),
-                                                static_cast<T*>(v), a);
-  });
+  on_float("adam_step", [&](auto* P, auto* G, auto* M, auto* V) {
+    using T = std::remove_pointer_t<decltype(P)>;
+    launch(adam_kernel<T>, blocks_for(n), kThreads, n, P, G, M, V, a);
+  }, p, g, m, v);
   after_launch("adam_step");
 }
 
-void CudaBackend::sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) {
+void CudaBackend::sgd_step(const KView& p, const KView& g, const KView& buf, const SgdStep& a) {
   const DeviceGuard guard(index_);
+  const int64_t n = p.numel();
   if (n == 0) return;
-  dispatch_float(t, "sgd_step", [&](auto tag) {
-    using T = decltype(tag);
-    launch(sgd_kernel<T>, blocks_for(n), kThreads, n, static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(buf), a);
-  });
+  on_float("sgd_step", [&](auto* P, auto* G, auto* B) {
+    using T = std::remove_pointer_t<decltype(P)>;
+    launch(sgd_kernel<T>, blocks_for(n), kThreads, n, P, G, B, a);
+  }, p, g, buf);
   after_launch("sgd_step");
 }
 

@@ -5,6 +5,7 @@
 // the scan). Backward is one thread per input element that sums, in the CPU's order, the
 // outputs whose window covers it (max: those whose argmax is this element), so the result
 // is deterministic and matches the CPU's scatter bit for bit.
+#include <type_traits>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -140,38 +141,37 @@ __global__ void pool_backward_kernel(PoolGeom g, const T* gy, const int64_t* arg
 
 using namespace detail;  // the kernels and helpers above
 
-void CudaBackend::pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) {
+void CudaBackend::pool2d(bool is_max, const PoolGeom& g, const KView& x, const KView& y, const KView& argmax) {
   const DeviceGuard guard(index_);
   const char* op = is_max ? "max_pool2d" : "avg_pool2d";
-  dispatch_float(t, op, [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = g.n * g.c * g.oh * g.ow;
-    if (total == 0) return;
-    const T* xs = static_cast<const T*>(x);
-    T* ys = static_cast<T*>(y);
+  const int64_t total = g.n * g.c * g.oh * g.ow;
+  if (total == 0) return;
+  int64_t* am = typed<int64_t>(argmax);
+  on_float(op, [&](auto* xs, auto* ys) {
+    using T = std::remove_pointer_t<decltype(ys)>;
     if (is_max)
-      launch(pool_forward_kernel<T, true>, blocks_for(total), kThreads, g, xs, ys, argmax, total);
+      launch(pool_forward_kernel<T, true>, blocks_for(total), kThreads, g, xs, ys, am, total);
     else
-      launch(pool_forward_kernel<T, false>, blocks_for(total), kThreads, g, xs, ys, argmax, total);
-    after_launch(op);
-  });
+      launch(pool_forward_kernel<T, false>, blocks_for(total), kThreads, g, xs, ys, am, total);
+  }, x, y);
+  after_launch(op);
 }
 
-void CudaBackend::pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax, void* gx) {
+void CudaBackend::pool2d_backward(bool is_max, const PoolGeom& g, const KView& gy, const KView& argmax,
+                                  const KView& gx) {
   const DeviceGuard guard(index_);
   const char* op = is_max ? "max_pool2d" : "avg_pool2d";
-  dispatch_float(t, op, [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t total = g.n * g.c * g.h * g.w;
-    if (total == 0) return;
-    const T* gys = static_cast<const T*>(gy);
-    T* gxs = static_cast<T*>(gx);
+  const int64_t total = g.n * g.c * g.h * g.w;
+  if (total == 0) return;
+  const int64_t* am = typed<const int64_t>(argmax);
+  on_float(op, [&](auto* gys, auto* gxs) {
+    using T = std::remove_pointer_t<decltype(gxs)>;
     if (is_max)
-      launch(pool_backward_kernel<T, true>, blocks_for(total), kThreads, g, gys, argmax, gxs, total);
+      launch(pool_backward_kernel<T, true>, blocks_for(total), kThreads, g, gys, am, gxs, total);
     else
-      launch(pool_backward_kernel<T, false>, blocks_for(total), kThreads, g, gys, argmax, gxs, total);
-    after_launch(op);
-  });
+      launch(pool_backward_kernel<T, false>, blocks_for(total), kThreads, g, gys, am, gxs, total);
+  }, gy, gx);
+  after_launch(op);
 }
 
 }  // namespace cuda

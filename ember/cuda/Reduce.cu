@@ -15,6 +15,7 @@
 //
 // softmax: one warp per row of a contiguous [rows, cols]; the row max and the sum
 // of exponentials are warp-shuffle all-reductions. Same formulas as the CPU rows.
+#include <type_traits>
 #include <algorithm>
 
 #include "ember/cuda/CudaBackend.h"
@@ -337,34 +338,30 @@ void CudaBackend::arg_reduce(bool is_max, const KView& dst, const KView& src, in
   });
 }
 
-void CudaBackend::softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) {
+void CudaBackend::softmax(bool log, const KView& y, const KView& x) {
   const DeviceGuard guard(index_);
   const char* name = log ? "log_softmax" : "softmax";
-  dispatch_float(t, name, [&](auto tag) {
-    using T = decltype(tag);
-    if (rows * cols == 0) return;
-    if (log)
-      launch(softmax_kernel<T, true>, row_blocks(rows), kThreads, static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
-    else
-      launch(softmax_kernel<T, false>, row_blocks(rows), kThreads, static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
-    after_launch(name);
-  });
+  const int64_t rows = x.shape[0], cols = x.shape[1];
+  if (rows * cols == 0) return;
+  on_float(name, [&](auto* ys, auto* xs) {
+    using T = std::remove_pointer_t<decltype(ys)>;
+    if (log) launch(softmax_kernel<T, true>, row_blocks(rows), kThreads, ys, xs, rows, cols);
+    else launch(softmax_kernel<T, false>, row_blocks(rows), kThreads, ys, xs, rows, cols);
+  }, y, x);
+  after_launch(name);
 }
 
-void CudaBackend::softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
-                      int64_t cols) {
+void CudaBackend::softmax_backward(bool log, const KView& gx, const KView& gy, const KView& y) {
   const DeviceGuard guard(index_);
   const char* name = log ? "log_softmax_backward" : "softmax_backward";
-  dispatch_float(t, name, [&](auto tag) {
-    using T = decltype(tag);
-    if (rows * cols == 0) return;
-    T* o = static_cast<T*>(gx);
-    const T* g = static_cast<const T*>(gy);
-    const T* yy = static_cast<const T*>(y);
+  const int64_t rows = y.shape[0], cols = y.shape[1];
+  if (rows * cols == 0) return;
+  on_float(name, [&](auto* o, auto* g, auto* yy) {
+    using T = std::remove_pointer_t<decltype(o)>;
     if (log) launch(softmax_backward_kernel<T, true>, row_blocks(rows), kThreads, o, g, yy, rows, cols);
     else launch(softmax_backward_kernel<T, false>, row_blocks(rows), kThreads, o, g, yy, rows, cols);
-    after_launch(name);
-  });
+  }, gx, gy, y);
+  after_launch(name);
 }
 
 }  // namespace cuda

@@ -46,7 +46,6 @@ void TrainEvalCallback::after_batch() {
 
 void TrainEvalCallback::before_validate() {
   Learner& l = learn();
-  l.iter = 0;
   l.model->eval();
   l.training = false;
 }

@@ -20,7 +20,7 @@ namespace learner {
 // Keeps epoch/iteration counters and train/eval mode (fastai's TrainEvalCallback, order -10):
 // before_fit zeroes epoch, train_iter and pct_train; before_train sets pct_train = epoch / n_epoch,
 // iter = 0, model.train(); after a training batch pct_train += 1 / (n_iter * n_epoch) and
-// train_iter++; before_validate sets iter = 0 and puts the model in eval mode.
+// train_iter++; before_validate puts the model in eval mode.
 class TrainEvalCallback : public Callback {
  public:
   TrainEvalCallback() : Callback("TrainEvalCallback", -10) {}

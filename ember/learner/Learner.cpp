@@ -302,13 +302,11 @@ struct SignalGuard {
 };
 }  // namespace
 
-void Learner::all_batches() {
+void Learner::all_batches(int64_t first) {
   n_iter = dl->size();
-  // From the batch before_train / before_validate left in iter: 0, or where a resumed checkpoint
-  // goes on (the batches before it are not built).
-  dl->start_epoch(epoch, iter);
+  dl->start_epoch(epoch, first);  // the batches before `first` are not built
   Batch b;
-  for (; dl->next(b); ++iter) {
+  for (iter = first; dl->next(b); ++iter) {
     std::tie(xb, yb) = to_device(b.x, b.y);
     one_batch();
     if (g_signal != 0 && in_fit_) on_signal(g_signal);
@@ -318,12 +316,13 @@ void Learner::all_batches() {
 void Learner::do_epoch() {
   dl = dls.train.get();
   EMBER_CHECK(dl != nullptr, "Learner::fit: dls.train is null");
-  with_events<CancelTrainException>([&] { all_batches(); }, Event::before_train, Event::after_cancel_train,
+  // From the batch before_train left in iter: 0, or where a resumed checkpoint goes on.
+  with_events<CancelTrainException>([&] { all_batches(iter); }, Event::before_train, Event::after_cancel_train,
                                     Event::after_train);
   dl = dls.valid.get();
   if (dl != nullptr) {
     NoGradGuard ng;
-    with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
+    with_events<CancelValidException>([&] { all_batches(0); }, Event::before_validate, Event::after_cancel_validate,
                                       Event::after_validate);
   }
 }
@@ -425,7 +424,7 @@ std::vector<double> Learner::validate() {
     NoGradGuard ng;
     epoch = 0;
     dl = dls.valid.get();
-    with_events<CancelValidException>([&] { all_batches(); }, Event::before_validate, Event::after_cancel_validate,
+    with_events<CancelValidException>([&] { all_batches(0); }, Event::before_validate, Event::after_cancel_validate,
                                       Event::after_validate);
   }
   dl = nullptr;

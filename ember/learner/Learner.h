@@ -11,8 +11,9 @@
 //   fit:      for epoch in [0, n_epoch): epoch phase
 //   epoch:    train phase, then validate phase (no grad, model.eval())
 //   train, validate: for each batch of the source: batch phase
-// (callbacks may start a fit at a later epoch and a train phase at a later batch: before_fit
-// sets epoch and before_train sets iter; a resumed checkpoint's ResumeCallback does)
+// (callbacks may start a fit at a later epoch and its train phase at a later batch: the loop
+// starts from the epoch before_fit leaves and the iter before_train leaves; a resumed
+// checkpoint's ResumeCallback sets them)
 //   batch:    pred = model(xb); after_pred; loss = loss_func(pred, yb); after_loss;
 //             (a model with several outputs: preds = model.outputs(xb), loss_func.forward_outputs)
 //             if training: backward phase (loss.backward()), step phase (opt.step()), opt.zero_grad()
@@ -202,7 +203,7 @@ class Learner {
   template <class Ex, class F> void with_events(F&& body, Event before, Event cancel, Event after);
   void do_fit();
   void do_epoch();
-  void all_batches();
+  void all_batches(int64_t first);  // the loader's batches from `first` on
   void one_batch();
   std::pair<Tensor, Tensor> to_device(Tensor x, Tensor y) const;
 

@@ -3,13 +3,18 @@
 // This is the whole list of what a device must do. Ops in autograd/ops/ check
 // shapes and dtypes, broadcast by making stride-0 views, and then call one of
 // these entries on backend_for(device). CPU lives in tensor/cpu/, CUDA in cuda/.
-// Kernels receive KViews: plain structs of pointer, dtype, shape and strides that
-// can be passed by value to a CUDA kernel.
+// Every entry receives KViews: plain structs of pointer, dtype, shape and strides that
+// can be passed by value to a CUDA kernel (one calling convention; the ops never hand a
+// backend a raw pointer). A backend turns them into its typed kernel with on_float (below).
 #pragma once
 
 #include <cstdint>
 
+#include <initializer_list>
+#include <vector>
+
 #include "ember/tensor/Device.h"
+#include "ember/tensor/Dispatch.h"
 #include "ember/tensor/Functors.h"
 #include "ember/tensor/OptimMath.h"
 
@@ -34,9 +39,42 @@ struct KView {
 };
 KView kview(const Tensor& t);  // throws for more than kMaxDims dims
 KView kview_or_absent(const Tensor& t);  // an undefined tensor gives an absent view (data == nullptr)
+KView kview(const Tensor& t, const std::vector<int64_t>& as);  // contiguous t seen with another shape of its size
+
+// The typed adapter: a backend entry hands its views to its kernel for T = float or double,
+//   on_float("batch_norm", [&](auto* x, auto* mean, auto* var) { kernel(n, c, s, x, mean, var); },
+//            x, mean, var);
+// after checking that the views present share one float dtype. An absent view (data == nullptr)
+// becomes a null pointer. The lambda gets T* for every view (const T* parameters accept them).
+template <class T>
+T* typed(const KView& v) {
+  return reinterpret_cast<T*>(v.data);
+}
+
+template <class F, class... V>
+void on_float(const char* op, F&& f, const KView& first, const V&... rest) {
+  for (const KView* v : std::initializer_list<const KView*>{&rest...})
+    EMBER_CHECK(v->data == nullptr || v->dtype == first.dtype, op, ": dtype mismatch between ",
+                dtype_name(first.dtype), " and ", dtype_name(v->dtype));
+  dispatch_float(first.dtype, op, [&](auto tag) {
+    using T = decltype(tag);
+    f(typed<T>(first), typed<T>(rest)...);
+  });
+}
 
 enum class ReduceOp : uint8_t { Sum, Max, Min };
 enum class RandomDist : uint8_t { Uniform, Normal, Bits64 };
+
+// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b < batch, row-major, op = transpose
+// if ta/tb; A[b] starts stride_a elements after A[b - 1] (0: one A for every b); C[b] is [m, n].
+struct GemmGeom {
+  bool ta = false, tb = false;
+  int64_t m = 0, n = 0, k = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;                 // leading dims
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // batch strides, in elements
+  int64_t batch = 1;
+  double alpha = 1, beta = 0;
+};
 
 // 2-D convolution, NCHW: x [n, c, h, w] * weight [k, c / groups, kh, kw] -> y [n, k, oh, ow],
 // oh = (h + 2 ph - dh (kh - 1) - 1) / sh + 1 (and the same for ow).
@@ -87,18 +125,15 @@ class Backend {
   // dst (i64) has src's ndim with size 1 at `dim`: the index of the max (or min) along dim.
   virtual void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) { not_implemented("arg_reduce"); }
 
-  // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], row-major, op = transpose if ta/tb.
-  // A[b] starts at a + b*stride_a (in elements); C is [m, n] with leading dim ldc.
-  virtual void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                    const void* a, int64_t lda, int64_t stride_a, const void* b, int64_t ldb,
-                    int64_t stride_b, double beta, void* c, int64_t ldc, int64_t stride_c,
-                    int64_t batch) { not_implemented("gemm"); }
+  // a, b, c: the operands' first elements (GemmGeom has their layout).
+  virtual void gemm(const GemmGeom& g, const KView& a, const KView& b, const KView& c) { not_implemented("gemm"); }
 
-  // Row-wise over contiguous [rows, cols]: y = softmax(x) or log_softmax(x).
-  virtual void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) { not_implemented("softmax"); }
-  // gx from y and gy: softmax: y*(gy - sum(gy*y)); log_softmax: gy - exp(y)*sum(gy).
-  virtual void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y,
-                                int64_t rows, int64_t cols) { not_implemented("softmax_backward"); }
+  // Row-wise over contiguous x [rows, cols]: y = softmax(x) or log_softmax(x).
+  virtual void softmax(bool log, const KView& y, const KView& x) { not_implemented("softmax"); }
+  // gx from y and gy (all [rows, cols]): softmax: y*(gy - sum(gy*y)); log_softmax: gy - exp(y)*sum(gy).
+  virtual void softmax_backward(bool log, const KView& gx, const KView& gy, const KView& y) {
+    not_implemented("softmax_backward");
+  }
 
   // dst[.., i, ..] = src[.., index[.., i, ..], ..] along dim; index (i64) has dst's shape.
   virtual void gather(const KView& dst, const KView& src, const KView& index, int dim) { not_implemented("gather"); }
@@ -107,32 +142,46 @@ class Backend {
 
   // --- conv nets (autograd/ops/conv.cpp, pool.cpp, norm.cpp) --------------------------
   // All tensors contiguous, NCHW; weight [k, c / groups, kh, kw]. y and gx/gw are overwritten.
-  virtual void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) { not_implemented("conv2d"); }
-  virtual void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) { not_implemented("conv2d_backward_input"); }
-  virtual void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) { not_implemented("conv2d_backward_weight"); }
+  virtual void conv2d(const ConvGeom& g, const KView& x, const KView& w, const KView& y) { not_implemented("conv2d"); }
+  virtual void conv2d_backward_input(const ConvGeom& g, const KView& gy, const KView& w, const KView& gx) {
+    not_implemented("conv2d_backward_input");
+  }
+  virtual void conv2d_backward_weight(const ConvGeom& g, const KView& gy, const KView& x, const KView& gw) {
+    not_implemented("conv2d_backward_weight");
+  }
   // Max or average pooling over the windows of PoolGeom; max also writes the flat h*w index
-  // of each maximum into argmax (i64, y's shape), which its backward reads. gx is overwritten.
-  virtual void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) { not_implemented("pool2d"); }
-  virtual void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy,
-                               const int64_t* argmax, void* gx) { not_implemented("pool2d_backward"); }
-  // Per-channel kernels over contiguous x [n, c, s] (batch norm; s = h * w):
+  // of each maximum into argmax (i64, y's shape; absent for average), which its backward reads.
+  // gx is overwritten.
+  virtual void pool2d(bool is_max, const PoolGeom& g, const KView& x, const KView& y, const KView& argmax) {
+    not_implemented("pool2d");
+  }
+  virtual void pool2d_backward(bool is_max, const PoolGeom& g, const KView& gy, const KView& argmax, const KView& gx) {
+    not_implemented("pool2d_backward");
+  }
+  // Per-channel kernels over contiguous x [n, c, s] (batch norm; s = h * w); per-channel views are [c]:
   //   channel_stats:  mean[c], biased var[c] over n and s
   //   channel_affine: y = x * scale[c] + shift[c]
   //   channel_grad_sums: sum_gy[c] = sum gy, sum_gy_xmu[c] = sum gy * (x - mean[c])
   //   batch_norm_backward_input: gx = (gy - a[c] - (x - mean[c]) * b[c]) * k[c]
-  virtual void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) { not_implemented("channel_stats"); }
-  virtual void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale,
-                              const void* shift, void* y) { not_implemented("channel_affine"); }
-  virtual void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
-                                 const void* mean, void* sum_gy, void* sum_gy_xmu) { not_implemented("channel_grad_sums"); }
-  virtual void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy,
-                                         const void* x, const void* mean, const void* a, const void* b,
-                                         const void* k, void* gx) { not_implemented("batch_norm_backward_input"); }
+  virtual void channel_stats(const KView& x, const KView& mean, const KView& var) { not_implemented("channel_stats"); }
+  virtual void channel_affine(const KView& x, const KView& scale, const KView& shift, const KView& y) {
+    not_implemented("channel_affine");
+  }
+  virtual void channel_grad_sums(const KView& gy, const KView& x, const KView& mean, const KView& sum_gy,
+                                 const KView& sum_gy_xmu) {
+    not_implemented("channel_grad_sums");
+  }
+  virtual void batch_norm_backward_input(const KView& gy, const KView& x, const KView& mean, const KView& a,
+                                         const KView& b, const KView& k, const KView& gx) {
+    not_implemented("batch_norm_backward_input");
+  }
 
-  // --- fused optimizer steps (tensor/OptimMath.h), over n contiguous elements ---------
-  virtual void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) { not_implemented("adam_step"); }
-  // buf may be null when momentum is 0.
-  virtual void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) { not_implemented("sgd_step"); }
+  // --- fused optimizer steps (tensor/OptimMath.h), over contiguous views of p's size -------
+  virtual void adam_step(const KView& p, const KView& g, const KView& m, const KView& v, const AdamStep& a) {
+    not_implemented("adam_step");
+  }
+  // buf is absent when momentum is 0.
+  virtual void sgd_step(const KView& p, const KView& g, const KView& buf, const SgdStep& a) { not_implemented("sgd_step"); }
 
   // Contiguous dst filled from Philox(seed) at counters offset, offset+1, ...
   // Uniform: U[a, b); Normal: N(a, b^2); Bits64: raw 64-bit integers (into i64).

@@ -96,6 +96,8 @@ void check_step(const char* op, const Tensor& p, const Tensor& t, const char* wh
   check_same_device(op, p, t);
   check_same_dtype(op, p, t);
 }
+
+KView flat(const Tensor& t) { return kview(t, {t.numel()}); }
 }  // namespace
 
 void sgd_step(const Tensor& p, const Tensor& grad, const Tensor& buf, const SgdStep& a) {
@@ -103,8 +105,7 @@ void sgd_step(const Tensor& p, const Tensor& grad, const Tensor& buf, const SgdS
   if (buf.defined()) check_step("sgd_step", p, buf, "momentum buffer");
   EMBER_CHECK(is_floating(p.dtype()), "sgd_step: needs a float parameter, got dtype ", dtype_name(p.dtype()));
   if (p.numel())
-    backend_for(p.device()).sgd_step(p.dtype(), p.numel(), p.raw_data(), grad.raw_data(),
-                                     buf.defined() ? buf.raw_data() : nullptr, a);
+    backend_for(p.device()).sgd_step(flat(p), flat(grad), buf.defined() ? flat(buf) : KView{}, a);
   bump_version(p);
 }
 
@@ -114,8 +115,7 @@ void adam_step(const Tensor& p, const Tensor& grad, const Tensor& m, const Tenso
   check_step("adam_step", p, v, "second moment");
   EMBER_CHECK(is_floating(p.dtype()), "adam_step: needs a float parameter, got dtype ", dtype_name(p.dtype()));
   if (p.numel())
-    backend_for(p.device()).adam_step(p.dtype(), p.numel(), p.raw_data(), grad.raw_data(), m.raw_data(),
-                                      v.raw_data(), a);
+    backend_for(p.device()).adam_step(flat(p), flat(grad), flat(m), flat(v), a);
   bump_version(p);
 }
 

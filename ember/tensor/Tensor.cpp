@@ -108,6 +108,24 @@ KView kview(const Tensor& t) {
   return v;
 }
 
+KView kview(const Tensor& t, const Shape& as) {
+  EMBER_CHECK(t.is_contiguous(), "kview: a reshaped view needs a contiguous tensor, got strides ", fmt(t.strides()));
+  EMBER_CHECK(static_cast<int64_t>(as.size()) <= kMaxDims, "kview: at most ", kMaxDims, " dims, got ", fmt(as));
+  KView v;
+  v.data = static_cast<char*>(t.raw_data());
+  v.dtype = t.dtype();
+  v.ndim = static_cast<int>(as.size());
+  int64_t n = 1;
+  for (int i = v.ndim - 1; i >= 0; --i) {
+    v.shape[i] = as[static_cast<size_t>(i)];
+    v.strides[i] = n;
+    n *= v.shape[i];
+  }
+  EMBER_CHECK(n == t.numel(), "kview: shape ", fmt(as), " does not hold the ", t.numel(), " elements of ",
+              fmt(t.shape()));
+  return v;
+}
+
 // ---------------------------------------------------------------------------
 // Autograd fields that need no engine
 namespace {

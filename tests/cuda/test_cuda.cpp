@@ -761,9 +761,8 @@ TEST(CudaOptim, FusedSgdMatchesCpuForEveryOption) {
               a.nesterov = nesterov;
               a.weight_decay = wd;
               a.first = step == 0;
-              const int64_t n = c.p.numel();
-              backend_for(kCpu).sgd_step(t, n, c.p.raw_data(), c.g.raw_data(), momentum ? c.m.raw_data() : nullptr, a);
-              backend_for(kGpu).sgd_step(t, n, g.p.raw_data(), g.g.raw_data(), momentum ? g.m.raw_data() : nullptr, a);
+              backend_for(kCpu).sgd_step(kview(c.p), kview(c.g), momentum ? kview(c.m) : KView{}, a);
+              backend_for(kGpu).sgd_step(kview(g.p), kview(g.g), momentum ? kview(g.m) : KView{}, a);
             }
             expect_close(g.p, c.p, tol_for(t), what + ": parameters");
             expect_close(g.m, c.m, tol_for(t), what + ": momentum buffer");
@@ -788,9 +787,8 @@ TEST(CudaOptim, FusedAdamMatchesCpuForEveryOption) {
           a.decoupled_wd = decoupled;
           a.bias1 = 1 - std::pow(a.beta1, step);
           a.bias2 = 1 - std::pow(a.beta2, step);
-          const int64_t n = c.p.numel();
-          backend_for(kCpu).adam_step(t, n, c.p.raw_data(), c.g.raw_data(), c.m.raw_data(), c.v.raw_data(), a);
-          backend_for(kGpu).adam_step(t, n, g.p.raw_data(), g.g.raw_data(), g.m.raw_data(), g.v.raw_data(), a);
+          backend_for(kCpu).adam_step(kview(c.p), kview(c.g), kview(c.m), kview(c.v), a);
+          backend_for(kGpu).adam_step(kview(g.p), kview(g.g), kview(g.m), kview(g.v), a);
         }
         expect_close(g.p, c.p, tol_for(t), what + ": parameters");
         expect_close(g.m, c.m, tol_for(t), what + ": first moment");

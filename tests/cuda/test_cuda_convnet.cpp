@@ -121,18 +121,18 @@ void check_conv(const ConvGeom& g, DType t) {
   Both x = rand_both(xs, t, -1, 1, 11), w = rand_both(ws, t, -1, 1, 12), gy = rand_both(ys, t, -1, 1, 13);
 
   Both y = out_both(ys, t);
-  cpu.conv2d(t, g, x.cpu.raw_data(), w.cpu.raw_data(), y.cpu.raw_data());
-  gpu.conv2d(t, g, x.gpu.raw_data(), w.gpu.raw_data(), y.gpu.raw_data());
+  cpu.conv2d(g, kview(x.cpu), kview(w.cpu), kview(y.cpu));
+  gpu.conv2d(g, kview(x.gpu), kview(w.gpu), kview(y.gpu));
   expect_close(y.gpu, y.cpu, conv_tol(t), "conv2d forward " + what);
 
   Both gx = out_both(xs, t);
-  cpu.conv2d_backward_input(t, g, gy.cpu.raw_data(), w.cpu.raw_data(), gx.cpu.raw_data());
-  gpu.conv2d_backward_input(t, g, gy.gpu.raw_data(), w.gpu.raw_data(), gx.gpu.raw_data());
+  cpu.conv2d_backward_input(g, kview(gy.cpu), kview(w.cpu), kview(gx.cpu));
+  gpu.conv2d_backward_input(g, kview(gy.gpu), kview(w.gpu), kview(gx.gpu));
   expect_close(gx.gpu, gx.cpu, conv_tol(t), "conv2d backward input " + what);
 
   Both gw = out_both(ws, t);
-  cpu.conv2d_backward_weight(t, g, gy.cpu.raw_data(), x.cpu.raw_data(), gw.cpu.raw_data());
-  gpu.conv2d_backward_weight(t, g, gy.gpu.raw_data(), x.gpu.raw_data(), gw.gpu.raw_data());
+  cpu.conv2d_backward_weight(g, kview(gy.cpu), kview(x.cpu), kview(gw.cpu));
+  gpu.conv2d_backward_weight(g, kview(gy.gpu), kview(x.gpu), kview(gw.gpu));
   expect_close(gw.gpu, gw.cpu, conv_tol(t), "conv2d backward weight " + what);
 
   // Again, through the cached plan. Same bits only where cuDNN promises them: when every
@@ -140,9 +140,9 @@ void check_conv(const ConvGeom& g, DType t) {
   // ones that add with atomics, whose last bits vary). Otherwise the values stay close.
   Tensor y2 = full(ys, 7.0, TensorOptions(t, kGpu)), gx2 = full(xs, 7.0, TensorOptions(t, kGpu)),
          gw2 = full(ws, 7.0, TensorOptions(t, kGpu));
-  gpu.conv2d(t, g, x.gpu.raw_data(), w.gpu.raw_data(), y2.raw_data());
-  gpu.conv2d_backward_input(t, g, gy.gpu.raw_data(), w.gpu.raw_data(), gx2.raw_data());
-  gpu.conv2d_backward_weight(t, g, gy.gpu.raw_data(), x.gpu.raw_data(), gw2.raw_data());
+  gpu.conv2d(g, kview(x.gpu), kview(w.gpu), kview(y2));
+  gpu.conv2d_backward_input(g, kview(gy.gpu), kview(w.gpu), kview(gx2));
+  gpu.conv2d_backward_weight(g, kview(gy.gpu), kview(x.gpu), kview(gw2));
   if (!cuda::conv_ran_nondeterministic()) {
     expect_bits_equal(y2, y.gpu, "conv2d forward, second run " + what);
     expect_bits_equal(gx2, gx.gpu, "conv2d backward input, second run " + what);
@@ -212,16 +212,15 @@ void check_pool(const PoolGeom& g, bool is_max, DType t, bool ties) {
   Both x{xc, xc.to(kGpu)}, gy = rand_both(ys, t, -1, 1, 23);
   Both y = out_both(ys, t);
   Both am{full(ys, -5.0, TensorOptions(DType::i64, kCpu)), full(ys, -5.0, TensorOptions(DType::i64, kGpu))};
-  int64_t* amc = is_max ? static_cast<int64_t*>(am.cpu.raw_data()) : nullptr;
-  int64_t* amg = is_max ? static_cast<int64_t*>(am.gpu.raw_data()) : nullptr;
-  cpu.pool2d(t, is_max, g, x.cpu.raw_data(), y.cpu.raw_data(), amc);
-  gpu.pool2d(t, is_max, g, x.gpu.raw_data(), y.gpu.raw_data(), amg);
+  const KView amc = is_max ? kview(am.cpu) : KView{}, amg = is_max ? kview(am.gpu) : KView{};
+  cpu.pool2d(is_max, g, kview(x.cpu), kview(y.cpu), amc);
+  gpu.pool2d(is_max, g, kview(x.gpu), kview(y.gpu), amg);
   expect_close(y.gpu, y.cpu, kExact, "pool2d forward " + what);
   if (is_max) expect_close(am.gpu, am.cpu, kExact, "pool2d argmax " + what);
 
   Both gx = out_both(xs, t);
-  cpu.pool2d_backward(t, is_max, g, gy.cpu.raw_data(), amc, gx.cpu.raw_data());
-  gpu.pool2d_backward(t, is_max, g, gy.gpu.raw_data(), amg, gx.gpu.raw_data());
+  cpu.pool2d_backward(is_max, g, kview(gy.cpu), amc, kview(gx.cpu));
+  gpu.pool2d_backward(is_max, g, kview(gy.gpu), amg, kview(gx.gpu));
   expect_close(gx.gpu, gx.cpu, kExact, "pool2d backward " + what);
 }
 
@@ -235,24 +234,24 @@ void check_batch_norm(int64_t n, int64_t c, int64_t s, DType t) {
   // An offset mean, so that the variance is a difference of nearby numbers.
   Both x = rand_both(xs, t, 2, 4, 31), gy = rand_both(xs, t, -1, 1, 32);
   Both mean = out_both(cs, t), var = out_both(cs, t);
-  cpu.channel_stats(t, n, c, s, x.cpu.raw_data(), mean.cpu.raw_data(), var.cpu.raw_data());
-  gpu.channel_stats(t, n, c, s, x.gpu.raw_data(), mean.gpu.raw_data(), var.gpu.raw_data());
+  cpu.channel_stats(kview(x.cpu), kview(mean.cpu), kview(var.cpu));
+  gpu.channel_stats(kview(x.gpu), kview(mean.gpu), kview(var.gpu));
   expect_close(mean.gpu, mean.cpu, bn_tol(t), "channel_stats mean " + what);
   expect_close(var.gpu, var.cpu, bn_tol(t), "channel_stats var " + what);
 
   Both scale = rand_both(cs, t, 0.5, 2, 33), shift = rand_both(cs, t, -1, 1, 34);
   Both y = out_both(xs, t);
-  cpu.channel_affine(t, n, c, s, x.cpu.raw_data(), scale.cpu.raw_data(), shift.cpu.raw_data(), y.cpu.raw_data());
-  gpu.channel_affine(t, n, c, s, x.gpu.raw_data(), scale.gpu.raw_data(), shift.gpu.raw_data(), y.gpu.raw_data());
+  cpu.channel_affine(kview(x.cpu), kview(scale.cpu), kview(shift.cpu), kview(y.cpu));
+  gpu.channel_affine(kview(x.gpu), kview(scale.gpu), kview(shift.gpu), kview(y.gpu));
   expect_close(y.gpu, y.cpu, bn_tol(t), "channel_affine " + what);
 
   // The CPU's mean on both devices, so the sums see the same inputs.
   Tensor mg = mean.cpu.to(kGpu);
   Both sg = out_both(cs, t), sgx = out_both(cs, t);
-  cpu.channel_grad_sums(t, n, c, s, gy.cpu.raw_data(), x.cpu.raw_data(), mean.cpu.raw_data(), sg.cpu.raw_data(),
-                        sgx.cpu.raw_data());
-  gpu.channel_grad_sums(t, n, c, s, gy.gpu.raw_data(), x.gpu.raw_data(), mg.raw_data(), sg.gpu.raw_data(),
-                        sgx.gpu.raw_data());
+  cpu.channel_grad_sums(kview(gy.cpu), kview(x.cpu), kview(mean.cpu), kview(sg.cpu),
+                        kview(sgx.cpu));
+  gpu.channel_grad_sums(kview(gy.gpu), kview(x.gpu), kview(mg), kview(sg.gpu),
+                        kview(sgx.gpu));
   // Sums of n*s terms of size ~1 that cancel: an absolute tolerance that grows with them.
   const double count = static_cast<double>(std::max<int64_t>(1, n * s));
   const Tol sum_tol = t == DType::f64 ? Tol{1e-12 * count, 1e-10} : Tol{1e-6 * std::sqrt(count), 1e-5};
@@ -261,10 +260,10 @@ void check_batch_norm(int64_t n, int64_t c, int64_t s, DType t) {
 
   Both a = rand_both(cs, t, -1, 1, 35), b = rand_both(cs, t, -1, 1, 36), k = rand_both(cs, t, 0.5, 2, 37);
   Both gx = out_both(xs, t);
-  cpu.batch_norm_backward_input(t, n, c, s, gy.cpu.raw_data(), x.cpu.raw_data(), mean.cpu.raw_data(),
-                                a.cpu.raw_data(), b.cpu.raw_data(), k.cpu.raw_data(), gx.cpu.raw_data());
-  gpu.batch_norm_backward_input(t, n, c, s, gy.gpu.raw_data(), x.gpu.raw_data(), mg.raw_data(), a.gpu.raw_data(),
-                                b.gpu.raw_data(), k.gpu.raw_data(), gx.gpu.raw_data());
+  cpu.batch_norm_backward_input(kview(gy.cpu), kview(x.cpu), kview(mean.cpu),
+                                kview(a.cpu), kview(b.cpu), kview(k.cpu), kview(gx.cpu));
+  gpu.batch_norm_backward_input(kview(gy.gpu), kview(x.gpu), kview(mg), kview(a.gpu),
+                                kview(b.gpu), kview(k.gpu), kview(gx.gpu));
   expect_close(gx.gpu, gx.cpu, bn_tol(t), "batch_norm_backward_input " + what);
 }
 
@@ -300,7 +299,7 @@ TEST(CudaConvNet, Conv2dEmptyShapesWriteZeros) {
     ConvGeom g = conv_geom(0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     Tensor x = zeros({0, 3, 5, 5}, TensorOptions(t, kGpu)), gy = zeros({0, 4, 5, 5}, TensorOptions(t, kGpu));
     Tensor gw = full({4, 3, 3, 3}, 7.0, TensorOptions(t, kGpu));
-    gpu.conv2d_backward_weight(t, g, gy.raw_data(), x.raw_data(), gw.raw_data());
+    gpu.conv2d_backward_weight(g, kview(gy), kview(x), kview(gw));
     expect_close(gw, zeros({4, 3, 3, 3}, t), kExact, std::string("empty batch, weight grad ") + dtype_name(t));
     // The kernel does not fit: an empty output, so gx and gw are zeros.
     g = conv_geom(2, 3, 2, 2, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1);
@@ -308,8 +307,8 @@ TEST(CudaConvNet, Conv2dEmptyShapesWriteZeros) {
     Tensor x2 = ones({2, 3, 2, 2}, TensorOptions(t, kGpu)), w2 = ones({4, 3, 3, 3}, TensorOptions(t, kGpu));
     Tensor gy2 = zeros({2, 4, 0, 0}, TensorOptions(t, kGpu));
     Tensor gx2 = full({2, 3, 2, 2}, 7.0, TensorOptions(t, kGpu)), gw2 = full({4, 3, 3, 3}, 7.0, TensorOptions(t, kGpu));
-    gpu.conv2d_backward_input(t, g, gy2.raw_data(), w2.raw_data(), gx2.raw_data());
-    gpu.conv2d_backward_weight(t, g, gy2.raw_data(), x2.raw_data(), gw2.raw_data());
+    gpu.conv2d_backward_input(g, kview(gy2), kview(w2), kview(gx2));
+    gpu.conv2d_backward_weight(g, kview(gy2), kview(x2), kview(gw2));
     expect_close(gx2, zeros({2, 3, 2, 2}, t), kExact, std::string("empty output, input grad ") + dtype_name(t));
     expect_close(gw2, zeros({4, 3, 3, 3}, t), kExact, std::string("empty output, weight grad ") + dtype_name(t));
   }

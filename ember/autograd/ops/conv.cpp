@@ -57,7 +57,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dParams
   }
   Tensor xc = raw::contiguous(x), wc = raw::contiguous(w);
   Tensor y = empty({g.n, g.k, g.oh, g.ow}, TensorOptions(x.dtype(), x.device()));
-  if (y.numel()) backend_for(x.device()).conv2d(x.dtype(), g, xc.raw_data(), wc.raw_data(), y.raw_data());
+  if (y.numel()) backend_for(x.device()).conv2d(g, kview(xc), kview(wc), kview(y));
   if (bias.defined()) y = raw::binary(BinaryOp::Add, y, bias.detach().reshape({1, g.k, 1, 1}));
 
   if (needs_grad({x, w, bias}))
@@ -70,11 +70,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dParams
              Tensor gx, gw, gb;
              if (need_x) {
                gx = empty(X.shape(), TensorOptions(X.dtype(), X.device()));
-               if (gx.numel()) be.conv2d_backward_input(X.dtype(), g, gy.raw_data(), W.raw_data(), gx.raw_data());
+               if (gx.numel()) be.conv2d_backward_input(g, kview(gy), kview(W), kview(gx));
              }
              if (need_w) {
                gw = empty(W.shape(), TensorOptions(W.dtype(), W.device()));
-               if (gw.numel()) be.conv2d_backward_weight(W.dtype(), g, gy.raw_data(), X.raw_data(), gw.raw_data());
+               if (gw.numel()) be.conv2d_backward_weight(g, kview(gy), kview(X), kview(gw));
              }
              if (has_bias) gb = raw::reduce(ReduceOp::Sum, gy, {0, 2, 3}, false);
              return TensorList{gx, gw, gb};

@@ -16,7 +16,7 @@ namespace ember {
 
 namespace {
 
-// One gemm operand: base pointer, transposed?, leading dim, batch stride.
+// One gemm operand: its tensor, transposed?, leading dim, batch stride.
 struct Operand {
   Tensor t;  // keeps the memory alive
   bool trans = false;
@@ -49,9 +49,14 @@ void gemm_into(const Tensor& out, const Tensor& a, const Tensor& b, double beta)
     else c.mul_(beta);
     return;
   }
-  backend_for(out.device())
-      .gemm(out.dtype(), A.trans, B.trans, n, m, k, 1.0, A.t.raw_data(), A.ld, A.batch_stride,
-            B.t.raw_data(), B.ld, B.batch_stride, beta, out.raw_data(), std::max<int64_t>(m, 1), n * m, batch);
+  GemmGeom g;
+  g.ta = A.trans, g.tb = B.trans;
+  g.m = n, g.n = m, g.k = k;
+  g.lda = A.ld, g.ldb = B.ld, g.ldc = std::max<int64_t>(m, 1);
+  g.stride_a = A.batch_stride, g.stride_b = B.batch_stride, g.stride_c = n * m;
+  g.batch = batch;
+  g.beta = beta;
+  backend_for(out.device()).gemm(g, kview(A.t), kview(B.t), kview(out));
 }
 
 Tensor as3d(const Tensor& x) { return x.dim() == 2 ? raw::as_view(x, {1, x.shape()[0], x.shape()[1]}, {0, x.strides()[0], x.strides()[1]}, x.offset()) : x; }

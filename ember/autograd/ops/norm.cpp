@@ -57,7 +57,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     if (training) {
       mean = empty({c}, opts);
       Tensor var = empty({c}, opts);
-      if (c) be.channel_stats(x.dtype(), n, c, s, xc.raw_data(), mean.raw_data(), var.raw_data());
+      if (c) be.channel_stats(kview(xc, {n, c, s}), kview(mean), kview(var));
       invstd = (var + eps).pow(-0.5);
       if (running_mean.defined()) {
         Tensor rm = running_mean, rv = running_var;  // handles to the caller's buffers
@@ -74,7 +74,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     shift = shift.contiguous();
   }
   Tensor y = empty(x.shape(), opts);
-  if (y.numel()) be.channel_affine(x.dtype(), n, c, s, xc.raw_data(), scale.raw_data(), shift.raw_data(), y.raw_data());
+  if (y.numel()) be.channel_affine(kview(xc, {n, c, s}), kview(scale), kview(shift), kview(y, {n, c, s}));
 
   if (needs_grad({x, weight, bias}))
     record("batch_norm", {x, weight, bias}, y,
@@ -87,8 +87,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
              Backend& dev = backend_for(gy.device());
              const TensorOptions o(gy.dtype(), gy.device());
              Tensor sum_gy = empty({c}, o), sum_gy_xmu = empty({c}, o);
-             if (c) dev.channel_grad_sums(gy.dtype(), n, c, s, gy.raw_data(), X.raw_data(), mean.raw_data(),
-                                         sum_gy.raw_data(), sum_gy_xmu.raw_data());
+             const Shape ncs{n, c, s};
+             if (c) dev.channel_grad_sums(kview(gy, ncs), kview(X, ncs), kview(mean), kview(sum_gy), kview(sum_gy_xmu));
              Tensor gx;
              if (need_x) {
                gx = empty(X.shape(), o);
@@ -96,12 +96,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                  Tensor a = (sum_gy / static_cast<double>(m)).contiguous();
                  Tensor b = (sum_gy_xmu * invstd * invstd / static_cast<double>(m)).contiguous();
                  if (gx.numel())
-                   dev.batch_norm_backward_input(gy.dtype(), n, c, s, gy.raw_data(), X.raw_data(), mean.raw_data(),
-                                                a.raw_data(), b.raw_data(), scale.raw_data(), gx.raw_data());
+                   dev.batch_norm_backward_input(kview(gy, ncs), kview(X, ncs), kview(mean), kview(a), kview(b),
+                                                kview(scale), kview(gx, ncs));
                } else {
                  Tensor zero = zeros({c}, o);
                  if (gx.numel())
-                   dev.channel_affine(gy.dtype(), n, c, s, gy.raw_data(), scale.raw_data(), zero.raw_data(), gx.raw_data());
+                   dev.channel_affine(kview(gy, ncs), kview(scale), kview(zero), kview(gx, ncs));
                }
              }
              Tensor gw = need_w ? sum_gy_xmu * invstd : Tensor();

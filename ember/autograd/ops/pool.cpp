@@ -29,16 +29,13 @@ Tensor pool_impl(const char* op, bool is_max, const Tensor& x, PoolGeom g) {
   Tensor y = empty({g.n, g.c, g.oh, g.ow}, TensorOptions(x.dtype(), x.device()));
   Tensor argmax = is_max ? empty(y.shape(), TensorOptions(DType::i64, x.device())) : Tensor();
   if (y.numel())
-    backend_for(x.device())
-        .pool2d(x.dtype(), is_max, g, xc.raw_data(), y.raw_data(), is_max ? static_cast<int64_t*>(argmax.raw_data()) : nullptr);
+    backend_for(x.device()).pool2d(is_max, g, kview(xc), kview(y), kview_or_absent(argmax));
   if (needs_grad({x}))
     record(op, {x}, y, [g, is_max, argmax, xs = x.shape(), opts = TensorOptions(x.dtype(), x.device())](const Tensor& grad) {
       Tensor gy = raw::contiguous(grad);
       Tensor gx = empty(xs, opts);
       if (gx.numel())
-        backend_for(gy.device())
-            .pool2d_backward(gy.dtype(), is_max, g, gy.raw_data(),
-                             is_max ? static_cast<const int64_t*>(argmax.raw_data()) : nullptr, gx.raw_data());
+        backend_for(gy.device()).pool2d_backward(is_max, g, kview(gy), kview_or_absent(argmax), kview(gx));
       return TensorList{gx};
     });
   return y;

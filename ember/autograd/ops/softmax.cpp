@@ -23,7 +23,7 @@ Tensor softmax_impl(const char* name, bool log, const Tensor& x, int64_t dim) {
   Tensor xt = raw::contiguous(dim == last ? x : x.detach().transpose(dim, last));
   const int64_t cols = xt.shape().back(), rows = cols ? xt.numel() / cols : 0;
   Tensor yt = empty(xt.shape(), TensorOptions(x.dtype(), x.device()));
-  if (yt.numel()) backend_for(x.device()).softmax(x.dtype(), log, yt.raw_data(), xt.raw_data(), rows, cols);
+  if (yt.numel()) backend_for(x.device()).softmax(log, kview(yt, {rows, cols}), kview(xt, {rows, cols}));
   Tensor y = dim == last ? yt : yt.transpose(dim, last);
   if (needs_grad({x}))
     record(name, {x}, y, [sy = save(name, yt), log, dim, last, rows, cols](const Tensor& g) {
@@ -31,7 +31,8 @@ Tensor softmax_impl(const char* name, bool log, const Tensor& x, int64_t dim) {
       const Tensor& Y = sy.get();
       Tensor gx = empty(Y.shape(), TensorOptions(Y.dtype(), Y.device()));
       if (gx.numel())
-        backend_for(Y.device()).softmax_backward(Y.dtype(), log, gx.raw_data(), gt.raw_data(), Y.raw_data(), rows, cols);
+        backend_for(Y.device()).softmax_backward(log, kview(gx, {rows, cols}), kview(gt, {rows, cols}),
+                                                 kview(Y, {rows, cols}));
       return TensorList{dim == last ? gx : gx.transpose(dim, last)};
     });
   return y;

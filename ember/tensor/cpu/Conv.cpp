@@ -9,15 +9,13 @@
 // (a scatter-add of the columns back into the image); backward weight is gy_g @ col^T.
 // Putting the images side by side keeps the GEMM large when oh * ow is small (a 56-px
 // ResNet's last stage is 2x2). Scratch memory is a per-thread buffer that only grows.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <type_traits>
 
-#include "ember/tensor/Dispatch.h"
+#include "ember/tensor/cpu/Blas.h"
 #include "ember/tensor/cpu/CpuBackend.h"
 #include "ember/tensor/cpu/Dnnl.h"
 #include "ember/tensor/cpu/Loops.h"
@@ -47,19 +45,6 @@ T* scratch(int slot, int64_t count) {
 int64_t chunk_images(const ConvGeom& g, int64_t col_rows, size_t elem) {
   const int64_t per_image = std::max<int64_t>(1, col_rows * g.oh * g.ow * static_cast<int64_t>(elem));
   return std::clamp<int64_t>((int64_t{64} << 20) / per_image, 1, g.n);
-}
-
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
-              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
-              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
 // col [cg*kh*kw, nb*oh*ow] from images [n0, n0 + nb) and channels [c0, c0 + cg) of x.
@@ -173,14 +158,14 @@ void conv2d(const ConvGeom& g, const T* x, const T* w, T* y) {
   const int64_t P = g.oh * g.ow;
   const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
   if (is_pointwise(g) && g.groups == 1) {  // y[n] = w @ x[n], straight into NCHW
-    for (int64_t b = 0; b < g.n; ++b) gemm(false, false, g.k, P, g.c, T(1), w, g.c, x + b * g.c * P, P, T(0), y + b * g.k * P, P);
+    for (int64_t b = 0; b < g.n; ++b) blas_gemm(false, false, g.k, P, g.c, T(1), w, g.c, x + b * g.c * P, P, T(0), y + b * g.k * P, P);
     return;
   }
   for_chunks(g, sizeof(T), [&](int64_t n0, int64_t nb, int64_t c0, int64_t cg, int64_t k0, int64_t kg) {
     T* col = scratch<T>(0, wsize * nb * P);
     T* out = scratch<T>(1, kg * nb * P);
     im2col(g, x, n0, nb, c0, cg, col);
-    gemm(false, false, kg, nb * P, wsize, T(1), w + k0 * wsize, wsize, col, nb * P, T(0), out, nb * P);
+    blas_gemm(false, false, kg, nb * P, wsize, T(1), w + k0 * wsize, wsize, col, nb * P, T(0), out, nb * P);
     rows_to_nchw(g, out, n0, nb, k0, kg, y);
   });
 }
@@ -191,7 +176,7 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const int64_t P = g.oh * g.ow;
   const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
   if (is_pointwise(g) && g.groups == 1) {  // gx[n] = w^T @ gy[n]
-    for (int64_t b = 0; b < g.n; ++b) gemm(true, false, g.c, P, g.k, T(1), w, g.c, gy + b * g.k * P, P, T(0), gx + b * g.c * P, P);
+    for (int64_t b = 0; b < g.n; ++b) blas_gemm(true, false, g.c, P, g.k, T(1), w, g.c, gy + b * g.k * P, P, T(0), gx + b * g.c * P, P);
     return;
   }
   std::fill(gx, gx + g.n * g.c * g.h * g.w, T(0));
@@ -199,7 +184,7 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, const T* w, T* gx) {
     T* rows = scratch<T>(1, kg * nb * P);
     T* col = scratch<T>(0, wsize * nb * P);
     nchw_to_rows(g, gy, n0, nb, k0, kg, rows);
-    gemm(true, false, wsize, nb * P, kg, T(1), w + k0 * wsize, wsize, rows, nb * P, T(0), col, nb * P);
+    blas_gemm(true, false, wsize, nb * P, kg, T(1), w + k0 * wsize, wsize, rows, nb * P, T(0), col, nb * P);
     col2im(g, col, n0, nb, c0, cg, gx);
   });
 }
@@ -211,7 +196,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   const int64_t wsize = (g.c / g.groups) * g.kh * g.kw;
   if (is_pointwise(g) && g.groups == 1) {  // gw = sum_n gy[n] @ x[n]^T
     for (int64_t b = 0; b < g.n; ++b)
-      gemm(false, true, g.k, g.c, P, T(1), gy + b * g.k * P, P, x + b * g.c * P, P, b ? T(1) : T(0), gw, g.c);
+      blas_gemm(false, true, g.k, g.c, P, T(1), gy + b * g.k * P, P, x + b * g.c * P, P, b ? T(1) : T(0), gw, g.c);
     if (g.n == 0) std::fill(gw, gw + g.k * g.c, T(0));
     return;
   }
@@ -221,29 +206,20 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
     T* col = scratch<T>(0, wsize * nb * P);
     nchw_to_rows(g, gy, n0, nb, k0, kg, rows);
     im2col(g, x, n0, nb, c0, cg, col);
-    gemm(false, true, kg, wsize, nb * P, T(1), rows, nb * P, col, nb * P, T(1), gw + k0 * wsize, wsize);
+    blas_gemm(false, true, kg, wsize, nb * P, T(1), rows, nb * P, col, nb * P, T(1), gw + k0 * wsize, wsize);
   });
 }
 
-void CpuBackend::conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) {
-  dispatch_float(t, "conv2d", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::conv2d<T>(g, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
-  });
+void CpuBackend::conv2d(const ConvGeom& g, const KView& x, const KView& w, const KView& y) {
+  on_float("conv2d", [&](auto* xs, auto* ws, auto* ys) { cpu::conv2d(g, xs, ws, ys); }, x, w, y);
 }
 
-void CpuBackend::conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) {
-  dispatch_float(t, "conv2d", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::conv2d_backward_input<T>(g, static_cast<const T*>(gy), static_cast<const T*>(w), static_cast<T*>(gx));
-  });
+void CpuBackend::conv2d_backward_input(const ConvGeom& g, const KView& gy, const KView& w, const KView& gx) {
+  on_float("conv2d", [&](auto* gys, auto* ws, auto* gxs) { cpu::conv2d_backward_input(g, gys, ws, gxs); }, gy, w, gx);
 }
 
-void CpuBackend::conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) {
-  dispatch_float(t, "conv2d", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::conv2d_backward_weight<T>(g, static_cast<const T*>(gy), static_cast<const T*>(x), static_cast<T*>(gw));
-  });
+void CpuBackend::conv2d_backward_weight(const ConvGeom& g, const KView& gy, const KView& x, const KView& gw) {
+  on_float("conv2d", [&](auto* gys, auto* xs, auto* gws) { cpu::conv2d_backward_weight(g, gys, xs, gws); }, gy, x, gw);
 }
 
 }  // namespace cpu

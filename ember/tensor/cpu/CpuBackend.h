@@ -44,39 +44,34 @@ class CpuBackend final : public Backend {
   // Reduce.cpp
   void reduce(ReduceOp op, const KView& dst, const KView& src, double scale) override;
   void arg_reduce(bool is_max, const KView& dst, const KView& src, int dim) override;
-  void softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) override;
-  void softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
-                        int64_t cols) override;
+  void softmax(bool log, const KView& y, const KView& x) override;
+  void softmax_backward(bool log, const KView& gx, const KView& gy, const KView& y) override;
   // Gemm.cpp
-  void gemm(DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
-            int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta,
-            void* c, int64_t ldc, int64_t stride_c, int64_t batch) override;
+  void gemm(const GemmGeom& g, const KView& a, const KView& b, const KView& c) override;
   // Index.cpp
   void gather(const KView& dst, const KView& src, const KView& index, int dim) override;
   void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override;
   // Conv.cpp
-  void conv2d(DType t, const ConvGeom& g, const void* x, const void* w, void* y) override;
-  void conv2d_backward_input(DType t, const ConvGeom& g, const void* gy, const void* w, void* gx) override;
-  void conv2d_backward_weight(DType t, const ConvGeom& g, const void* gy, const void* x, void* gw) override;
+  void conv2d(const ConvGeom& g, const KView& x, const KView& w, const KView& y) override;
+  void conv2d_backward_input(const ConvGeom& g, const KView& gy, const KView& w, const KView& gx) override;
+  void conv2d_backward_weight(const ConvGeom& g, const KView& gy, const KView& x, const KView& gw) override;
   // Pool.cpp
-  void pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) override;
-  void pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
-                       void* gx) override;
+  void pool2d(bool is_max, const PoolGeom& g, const KView& x, const KView& y, const KView& argmax) override;
+  void pool2d_backward(bool is_max, const PoolGeom& g, const KView& gy, const KView& argmax, const KView& gx) override;
   // Norm.cpp
-  void channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) override;
-  void channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
-                      void* y) override;
-  void channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
-                         void* sum_gy, void* sum_gy_xmu) override;
-  void batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
-                                 const void* mean, const void* a, const void* b, const void* k, void* gx) override;
+  void channel_stats(const KView& x, const KView& mean, const KView& var) override;
+  void channel_affine(const KView& x, const KView& scale, const KView& shift, const KView& y) override;
+  void channel_grad_sums(const KView& gy, const KView& x, const KView& mean, const KView& sum_gy,
+                         const KView& sum_gy_xmu) override;
+  void batch_norm_backward_input(const KView& gy, const KView& x, const KView& mean, const KView& a, const KView& b,
+                                 const KView& k, const KView& gx) override;
   void layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
                   const KView& b, double eps) override;
   void layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
                                  const KView& rstd, const KView& w) override;
   // Optim.cpp
-  void adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) override;
-  void sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) override;
+  void adam_step(const KView& p, const KView& g, const KView& m, const KView& v, const AdamStep& a) override;
+  void sgd_step(const KView& p, const KView& g, const KView& buf, const SgdStep& a) override;
 };
 
 }  // namespace cpu

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ember/tensor/Dispatch.h"
 #include "ember/tensor/cpu/CpuBackend.h"
 #include "ember/tensor/cpu/Loops.h"
 
@@ -80,52 +79,36 @@ void batch_norm_backward_input(int64_t n, int64_t c, int64_t s, const T* gy, con
   }
 }
 
-void CpuBackend::channel_stats(DType t, int64_t n, int64_t c, int64_t s, const void* x, void* mean, void* var) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::channel_stats<T>(n, c, s, static_cast<const T*>(x), static_cast<T*>(mean), static_cast<T*>(var));
-  });
+void CpuBackend::channel_stats(const KView& x, const KView& mean, const KView& var) {
+  on_float("batch_norm", [&](auto* xs, auto* m, auto* v) {
+    cpu::channel_stats(x.shape[0], x.shape[1], x.shape[2], xs, m, v);
+  }, x, mean, var);
 }
 
-void CpuBackend::channel_affine(DType t, int64_t n, int64_t c, int64_t s, const void* x, const void* scale, const void* shift,
-                    void* y) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::channel_affine<T>(n, c, s, static_cast<const T*>(x), static_cast<const T*>(scale),
-                           static_cast<const T*>(shift), static_cast<T*>(y));
-  });
+void CpuBackend::channel_affine(const KView& x, const KView& scale, const KView& shift, const KView& y) {
+  on_float("batch_norm", [&](auto* xs, auto* a, auto* b, auto* ys) {
+    cpu::channel_affine(x.shape[0], x.shape[1], x.shape[2], xs, a, b, ys);
+  }, x, scale, shift, y);
 }
 
-void CpuBackend::channel_grad_sums(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x, const void* mean,
-                       void* sum_gy, void* sum_gy_xmu) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::channel_grad_sums<T>(n, c, s, static_cast<const T*>(gy), static_cast<const T*>(x),
-                              static_cast<const T*>(mean), static_cast<T*>(sum_gy), static_cast<T*>(sum_gy_xmu));
-  });
+void CpuBackend::channel_grad_sums(const KView& gy, const KView& x, const KView& mean, const KView& sum_gy,
+                                   const KView& sum_gy_xmu) {
+  on_float("batch_norm", [&](auto* gys, auto* xs, auto* m, auto* sg, auto* sgx) {
+    cpu::channel_grad_sums(x.shape[0], x.shape[1], x.shape[2], gys, xs, m, sg, sgx);
+  }, gy, x, mean, sum_gy, sum_gy_xmu);
 }
 
-void CpuBackend::batch_norm_backward_input(DType t, int64_t n, int64_t c, int64_t s, const void* gy, const void* x,
-                               const void* mean, const void* a, const void* b, const void* k, void* gx) {
-  dispatch_float(t, "batch_norm", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::batch_norm_backward_input<T>(n, c, s, static_cast<const T*>(gy), static_cast<const T*>(x),
-                                      static_cast<const T*>(mean), static_cast<const T*>(a),
-                                      static_cast<const T*>(b), static_cast<const T*>(k), static_cast<T*>(gx));
-  });
+void CpuBackend::batch_norm_backward_input(const KView& gy, const KView& x, const KView& mean, const KView& a,
+                                           const KView& b, const KView& k, const KView& gx) {
+  on_float("batch_norm", [&](auto* gys, auto* xs, auto* m, auto* as, auto* bs, auto* ks, auto* gxs) {
+    cpu::batch_norm_backward_input(x.shape[0], x.shape[1], x.shape[2], gys, xs, m, as, bs, ks, gxs);
+  }, gy, x, mean, a, b, k, gx);
 }
 
 // Layer norm: one row at a time (rows spread over threads), sums in double.
 template <class T>
-void layer_norm_rows(const KView& yv, const KView& meanv, const KView& rstdv, const KView& xv, const KView& wv,
-                     const KView& bv, double eps) {
-  const int64_t rows = xv.shape[0], cols = xv.shape[1];
-  const T* x = reinterpret_cast<const T*>(xv.data);
-  const T* w = reinterpret_cast<const T*>(wv.data);
-  const T* b = reinterpret_cast<const T*>(bv.data);
-  T* y = reinterpret_cast<T*>(yv.data);
-  T* mean = reinterpret_cast<T*>(meanv.data);
-  T* rstd = reinterpret_cast<T*>(rstdv.data);
+void layer_norm_rows(int64_t rows, int64_t cols, T* y, T* mean, T* rstd, const T* x, const T* w, const T* b,
+                     double eps) {
 #pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -149,15 +132,8 @@ void layer_norm_rows(const KView& yv, const KView& meanv, const KView& rstdv, co
 }
 
 template <class T>
-void layer_norm_backward_rows(const KView& gxv, const KView& gyv, const KView& xv, const KView& meanv,
-                              const KView& rstdv, const KView& wv) {
-  const int64_t rows = xv.shape[0], cols = xv.shape[1];
-  const T* gy = reinterpret_cast<const T*>(gyv.data);
-  const T* x = reinterpret_cast<const T*>(xv.data);
-  const T* mean = reinterpret_cast<const T*>(meanv.data);
-  const T* rstd = reinterpret_cast<const T*>(rstdv.data);
-  const T* w = reinterpret_cast<const T*>(wv.data);
-  T* gx = reinterpret_cast<T*>(gxv.data);
+void layer_norm_backward_rows(int64_t rows, int64_t cols, T* gx, const T* gy, const T* x, const T* mean,
+                              const T* rstd, const T* w) {
 #pragma omp parallel for if (rows * cols >= 2 * kParallelGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const double mu = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
@@ -180,14 +156,16 @@ void layer_norm_backward_rows(const KView& gxv, const KView& gyv, const KView& x
 
 void CpuBackend::layer_norm(const KView& y, const KView& mean, const KView& rstd, const KView& x, const KView& w,
                             const KView& b, double eps) {
-  dispatch_float(x.dtype, "layer_norm", [&](auto tag) { layer_norm_rows<decltype(tag)>(y, mean, rstd, x, w, b, eps); });
+  on_float("layer_norm", [&](auto* ys, auto* ms, auto* rs, auto* xs, auto* ws, auto* bs) {
+    layer_norm_rows(x.shape[0], x.shape[1], ys, ms, rs, xs, ws, bs, eps);
+  }, y, mean, rstd, x, w, b);
 }
 
 void CpuBackend::layer_norm_backward_input(const KView& gx, const KView& gy, const KView& x, const KView& mean,
                                            const KView& rstd, const KView& w) {
-  dispatch_float(x.dtype, "layer_norm", [&](auto tag) {
-    layer_norm_backward_rows<decltype(tag)>(gx, gy, x, mean, rstd, w);
-  });
+  on_float("layer_norm", [&](auto* gxs, auto* gys, auto* xs, auto* ms, auto* rs, auto* ws) {
+    layer_norm_backward_rows(x.shape[0], x.shape[1], gxs, gys, xs, ms, rs, ws);
+  }, gx, gy, x, mean, rstd, w);
 }
 
 }  // namespace cpu

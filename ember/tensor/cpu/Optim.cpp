@@ -13,22 +13,19 @@
 namespace ember {
 namespace cpu {
 
-void CpuBackend::adam_step(DType t, int64_t n, void* p, const void* g, void* m, void* v, const AdamStep& a) {
-  dispatch_float(t, "adam_step", [&](auto tag) {
-    using T = decltype(tag);
-    T *P = static_cast<T*>(p), *M = static_cast<T*>(m), *V = static_cast<T*>(v);
-    const T* G = static_cast<const T*>(g);
+void CpuBackend::adam_step(const KView& p, const KView& g, const KView& m, const KView& v, const AdamStep& a) {
+  const int64_t n = p.numel();
+  on_float("adam_step", [&](auto* P, auto* G, auto* M, auto* V) {
+    using T = std::remove_pointer_t<decltype(P)>;
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
     for (int64_t i = 0; i < n; ++i) adam_update<T>(P[i], G[i], M[i], V[i], a);
-  });
+  }, p, g, m, v);
 }
 
-void CpuBackend::sgd_step(DType t, int64_t n, void* p, const void* g, void* buf, const SgdStep& a) {
-  dispatch_float(t, "sgd_step", [&](auto tag) {
-    using T = decltype(tag);
-    T* P = static_cast<T*>(p);
-    T* B = static_cast<T*>(buf);
-    const T* G = static_cast<const T*>(g);
+void CpuBackend::sgd_step(const KView& p, const KView& g, const KView& buf, const SgdStep& a) {
+  const int64_t n = p.numel();
+  on_float("sgd_step", [&](auto* P, auto* G, auto* B) {
+    using T = std::remove_pointer_t<decltype(P)>;
     if (B == nullptr || a.momentum == 0) {
       const T lr = T(a.lr), wd = T(a.weight_decay);
       if (wd == T(0)) {  // two loops, so that neither has a branch inside
@@ -42,7 +39,7 @@ void CpuBackend::sgd_step(DType t, int64_t n, void* p, const void* g, void* buf,
 #pragma omp parallel for simd if (n >= 2 * kParallelGrain) schedule(static)
       for (int64_t i = 0; i < n; ++i) sgd_update<T>(P[i], G[i], B + i, a);
     }
-  });
+  }, p, g, buf);
 }
 
 }  // namespace cpu

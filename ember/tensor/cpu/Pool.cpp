@@ -89,19 +89,16 @@ void pool2d_backward(bool is_max, const PoolGeom& g, const T* gy, const int64_t*
   }
 }
 
-void CpuBackend::pool2d(DType t, bool is_max, const PoolGeom& g, const void* x, void* y, int64_t* argmax) {
-  dispatch_float(t, is_max ? "max_pool2d" : "avg_pool2d", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::pool2d<T>(is_max, g, static_cast<const T*>(x), static_cast<T*>(y), argmax);
-  });
+void CpuBackend::pool2d(bool is_max, const PoolGeom& g, const KView& x, const KView& y, const KView& argmax) {
+  on_float(is_max ? "max_pool2d" : "avg_pool2d",
+           [&](auto* xs, auto* ys) { cpu::pool2d(is_max, g, xs, ys, typed<int64_t>(argmax)); }, x, y);
 }
 
-void CpuBackend::pool2d_backward(DType t, bool is_max, const PoolGeom& g, const void* gy, const int64_t* argmax,
-                     void* gx) {
-  dispatch_float(t, is_max ? "max_pool2d" : "avg_pool2d", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::pool2d_backward<T>(is_max, g, static_cast<const T*>(gy), argmax, static_cast<T*>(gx));
-  });
+void CpuBackend::pool2d_backward(bool is_max, const PoolGeom& g, const KView& gy, const KView& argmax,
+                                 const KView& gx) {
+  on_float(is_max ? "max_pool2d" : "avg_pool2d",
+           [&](auto* gys, auto* gxs) { cpu::pool2d_backward(is_max, g, gys, typed<const int64_t>(argmax), gxs); }, gy,
+           gx);
 }
 
 }  // namespace cpu

@@ -256,20 +256,15 @@ void CpuBackend::arg_reduce(bool is_max, const KView& dst, const KView& src, int
   });
 }
 
-void CpuBackend::softmax(DType t, bool log, void* y, const void* x, int64_t rows, int64_t cols) {
-  dispatch_float(t, log ? "log_softmax" : "softmax", [&](auto tag) {
-    using T = decltype(tag);
-    softmax_rows<T>(log, static_cast<T*>(y), static_cast<const T*>(x), rows, cols);
-  });
+void CpuBackend::softmax(bool log, const KView& y, const KView& x) {
+  on_float(log ? "log_softmax" : "softmax",
+           [&](auto* ys, auto* xs) { softmax_rows(log, ys, xs, x.shape[0], x.shape[1]); }, y, x);
 }
 
-void CpuBackend::softmax_backward(DType t, bool log, void* gx, const void* gy, const void* y, int64_t rows,
-                      int64_t cols) {
-  dispatch_float(t, log ? "log_softmax" : "softmax", [&](auto tag) {
-    using T = decltype(tag);
-    softmax_backward_rows<T>(log, static_cast<T*>(gx), static_cast<const T*>(gy),
-                             static_cast<const T*>(y), rows, cols);
-  });
+void CpuBackend::softmax_backward(bool log, const KView& gx, const KView& gy, const KView& y) {
+  on_float(log ? "log_softmax" : "softmax",
+           [&](auto* gxs, auto* gys, auto* ys) { softmax_backward_rows(log, gxs, gys, ys, y.shape[0], y.shape[1]); },
+           gx, gy, y);
 }
 
 }  // namespace cpu
