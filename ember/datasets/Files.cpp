@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "ember/tensor/Error.h"
+#include "ember/tensor/InputFile.h"
 
 namespace fs = std::filesystem;
 
@@ -37,6 +38,8 @@ struct ByteReader::Impl {
 };
 
 bool is_gzip_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;  // a FIFO would block the open; the reader says why
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
   unsigned char m[2] = {0, 0};
@@ -48,8 +51,7 @@ bool is_gzip_file(const std::string& path) {
 ByteReader::ByteReader(const std::string& path, const char* what) : impl_(new Impl) {
   impl_->path = path;
   impl_->what = what;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) EMBER_FAIL(what, ": ", path, ": is a folder, not a file");
+  check_input_file(path, what);
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) EMBER_FAIL(what, ": ", path, ": cannot open (", errno_text(), ")");
   unsigned char m[2] = {0, 0};
@@ -108,6 +110,7 @@ size_t ByteReader::read(void* dst, size_t n) {
 std::vector<uint8_t> read_file_bytes(const std::string& path, bool gunzip, const char* what) {
   std::vector<uint8_t> bytes;
   if (!gunzip) {
+    check_input_file(path, what);
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) EMBER_FAIL(what, ": ", path, ": cannot open (", errno_text(), ")");
     unsigned char buf[1 << 16];
@@ -206,6 +209,7 @@ bool have_program(const std::string& name) {
 }
 
 std::string md5_file(const std::string& path) {
+  check_input_file(path, "md5");
   CommandResult r = run_command("md5sum -b " + shell_quote(path));
   EMBER_CHECK(r.ok() && r.output.size() >= 32, "md5: ", path, ": md5sum failed (exit ", r.exit_code,
               "): ", r.output);

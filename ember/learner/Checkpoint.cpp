@@ -10,8 +10,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "ember/nn/Json.h"
 #include "ember/nn/Safetensors.h"
 #include "ember/nn/Weights.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace learner {
@@ -89,7 +91,12 @@ NamedTensors load_v1(const std::string& path) {
 void restore_order(NamedTensors& tensors, const nn::Metadata& md) {
   auto it = md.find("ember.order");
   if (it == md.end()) return;
-  nlohmann::json names = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json names;
+  try {
+    names = nn::parse_untrusted_json(it->second, "load: ember.order");
+  } catch (const Error&) {
+    return;  // not Ember's list: keep the file's order
+  }
   if (!names.is_array() || names.size() != tensors.size()) return;
   std::map<std::string, size_t> rank;
   for (size_t i = 0; i < names.size(); ++i)
@@ -108,6 +115,7 @@ void save_tensors(const std::string& path, const NamedTensors& tensors) {
 }
 
 NamedTensors load_tensors(const std::string& path) {
+  check_input_file(path, "load");
   char head[8] = {0};
   {
     std::ifstream f(path, std::ios::binary);

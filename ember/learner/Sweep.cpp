@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "ember/learner/Plot.h"
 #include "ember/tensor/AtomicFile.h"
 #include "ember/tensor/Error.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace learner {
@@ -62,8 +64,10 @@ bool read_field(const std::string& s, bool integer, double& v) {
 
 void ResultsTable::read(const std::string& path) {
   rows_.clear();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;  // no table yet
+  check_input_file(path, "results table");
   std::ifstream f(path);
-  if (!f.good()) return;
   std::string line;
   std::getline(f, line);
   EMBER_CHECK(line == header(), path, " is not a results file of this program (header '", line,

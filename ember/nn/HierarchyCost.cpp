@@ -11,6 +11,7 @@
 
 #include "ember/nn/HierarchyDetail.h"
 #include "ember/tensor/Error.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace hier {
@@ -76,6 +77,7 @@ std::vector<std::string> split_fields(const std::string& body, bool& empty_field
 }
 
 Tensor load_costs(const std::string& path, int64_t n, const std::vector<std::string>* vocab) {
+  check_input_file(path, "load_cost_matrix");
   std::ifstream f(path);
   EMBER_CHECK(f.good(), "load_cost_matrix: cannot open '", path, "'");
   EMBER_CHECK(n > 0, "load_cost_matrix: '", path, "': the number of classes must be positive, got ", n);

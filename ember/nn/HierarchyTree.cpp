@@ -10,6 +10,7 @@
 
 #include "ember/nn/HierarchyDetail.h"
 #include "ember/tensor/Error.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace hier {
@@ -193,6 +194,7 @@ ClassTree ClassTree::from_parents(const std::vector<Edge>& edges, const std::vec
 }
 
 ClassTree ClassTree::from_file(const std::string& path, const std::vector<std::string>& vocab) {
+  check_input_file(path, "ClassTree::from_file");
   std::ifstream f(path);
   EMBER_CHECK(f.good(), "ClassTree::from_file: cannot open '", path, "'");
   std::vector<Edge> edges;

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "ember/nn/Safetensors.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace nn {
@@ -25,7 +26,9 @@ struct File {
   std::ifstream f;
   uint64_t size = 0;
 
-  File(const std::string& path) : ctx("load_pth: " + path), f(path, std::ios::binary) {
+  File(const std::string& path) : ctx("load_pth: " + path) {
+    check_input_file(path, "load_pth");
+    f.open(path, std::ios::binary);
     EMBER_CHECK(f.good(), "load_pth: cannot open '", path, "'");
     f.seekg(0, std::ios::end);
     size = static_cast<uint64_t>(f.tellg());

@@ -10,13 +10,16 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "ember/nn/Json.h"
 #include "ember/tensor/AtomicFile.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace nn {
 
 namespace {
-using ojson = nlohmann::ordered_json;
+using json = nlohmann::json;          // reading: sorted objects (nn/Json.h)
+using ojson = nlohmann::ordered_json;  // writing: the header in the order written
 
 // --- dtypes ----------------------------------------------------------------------
 // `rank` is the position in the reference's Dtype enum; files are laid out by
@@ -104,13 +107,13 @@ struct Entry {
   EMBER_FAIL("load_safetensors: ", path, ": ", msg);
 }
 
-uint64_t get_offset(const std::string& path, const std::string& name, const ojson& v) {
-  if (!v.is_number_unsigned()) fail_at(path, "tensor '" + name + "': data_offsets must be non-negative integers");
+uint64_t get_offset(const std::string& path, const std::string& name, const json& v) {
+  if (!v.is_number_unsigned()) fail_at(path, "tensor '" + clip(name) + "': data_offsets must be non-negative integers");
   return v.get<uint64_t>();
 }
 
-Entry parse_entry(const std::string& path, const std::string& name, const ojson& info) {
-  auto bad = [&](const std::string& what) { fail_at(path, "tensor '" + name + "': " + what); };
+Entry parse_entry(const std::string& path, const std::string& name, const json& info) {
+  auto bad = [&](const std::string& what) { fail_at(path, "tensor '" + clip(name) + "': " + what); };
   if (!info.is_object()) bad("its header entry is not an object");
   for (const char* key : {"dtype", "shape", "data_offsets"})
     if (!info.contains(key)) bad(std::string("its header entry has no \"") + key + "\"");
@@ -119,15 +122,15 @@ Entry parse_entry(const std::string& path, const std::string& name, const ojson&
   if (!info["dtype"].is_string()) bad("dtype is not a string");
   e.dtype = info["dtype"].get<std::string>();
   if (!find_dtype(e.dtype))
-    bad("unknown dtype '" + e.dtype + "' (Ember reads F64, F32, F16, BF16, I64, I32, I16, I8, U32, U16, U8, BOOL)");
-  const ojson& shape = info["shape"];
+    bad("unknown dtype '" + clip(e.dtype) + "' (Ember reads F64, F32, F16, BF16, I64, I32, I16, I8, U32, U16, U8, BOOL)");
+  const json& shape = info["shape"];
   if (!shape.is_array() || shape.size() > 64) bad("shape is not a list of at most 64 sizes");
   for (auto& d : shape) {
     if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-      bad("shape " + shape.dump() + " has a size that is not a non-negative integer");
+      bad("shape " + clip(shape.dump()) + " has a size that is not a non-negative integer");
     e.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
   }
-  const ojson& off = info["data_offsets"];
+  const json& off = info["data_offsets"];
   if (!off.is_array() || off.size() != 2) bad("data_offsets is not a pair [begin, end]");
   e.begin = get_offset(path, name, off[0]);
   e.end = get_offset(path, name, off[1]);
@@ -168,12 +171,7 @@ std::vector<Entry> read_header(const std::string& path, std::ifstream& f, uint64
   std::string text(n, '\0');
   f.read(text.data(), static_cast<std::streamsize>(n));
   if (!f) fail_at(path, "reading the header failed");
-  ojson header;
-  try {
-    header = ojson::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail_at(path, std::string("the header is not valid JSON: ") + e.what());
-  }
+  const json header = parse_untrusted_json(text, "load_safetensors: " + path + ": the header");
   if (!header.is_object()) fail_at(path, "the header is not a JSON object");
   data_start = 8 + n;
   uint64_t buffer = file_size - data_start;
@@ -183,7 +181,7 @@ std::vector<Entry> read_header(const std::string& path, std::ifstream& f, uint64
     if (it.key() == "__metadata__") {
       if (!it.value().is_object()) fail_at(path, "__metadata__ is not an object");
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
-        if (!m.value().is_string()) fail_at(path, "__metadata__ value '" + m.key() + "' is not a string");
+        if (!m.value().is_string()) fail_at(path, "__metadata__ value '" + clip(m.key()) + "' is not a string");
         metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -191,7 +189,7 @@ std::vector<Entry> read_header(const std::string& path, std::ifstream& f, uint64
     Entry e = parse_entry(path, it.key(), it.value());
     uint64_t numel = checked_numel(path, e, limits.max_elements - total);
     total += numel;
-    std::string at = "tensor '" + e.name + "': ";
+    std::string at = "tensor '" + clip(e.name) + "': ";
     std::string offs = "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
     if (e.begin > e.end) fail_at(path, at + offs + " end before they begin");
     uint64_t nbytes = numel * find_dtype(e.dtype)->size;
@@ -212,8 +210,8 @@ std::vector<Entry> read_header(const std::string& path, std::ifstream& f, uint64
   const Entry* prev = nullptr;
   for (const Entry* e : order) {
     if (e->begin != covered)
-      fail_at(path, "tensor '" + e->name + "': data starts at byte " + std::to_string(e->begin) + " but " +
-                        (prev ? "the previous tensor '" + prev->name + "' ends" : std::string("the buffer starts")) +
+      fail_at(path, "tensor '" + clip(e->name) + "': data starts at byte " + std::to_string(e->begin) + " but " +
+                        (prev ? "the previous tensor '" + clip(prev->name) + "' ends" : std::string("the buffer starts")) +
                         " at byte " + std::to_string(covered) +
                         " (tensors must cover the buffer with no gaps or overlaps)");
     covered = e->end;
@@ -310,6 +308,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 }
 
 SafetensorsFile load_safetensors(const std::string& path, const SafetensorsLimits& limits) {
+  check_input_file(path, "load_safetensors");
   std::ifstream f(path, std::ios::binary);
   EMBER_CHECK(f.good(), "load_safetensors: cannot open '", path, "'");
   f.seekg(0, std::ios::end);

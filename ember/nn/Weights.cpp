@@ -5,11 +5,13 @@
 #include <fstream>
 
 #include "ember/nn/Pth.h"
+#include "ember/tensor/InputFile.h"
 
 namespace ember {
 namespace nn {
 
 WeightsFormat detect_weights_format(const std::string& path) {
+  check_input_file(path, "load_weights");
   std::ifstream f(path, std::ios::binary);
   EMBER_CHECK(f.good(), "load_weights: cannot open '", path, "'");
   f.seekg(0, std::ios::end);

@@ -12,6 +12,11 @@ std::string fmt(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+std::string clip(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  return s.substr(0, n) + "... (" + std::to_string(s.size()) + " characters)";
+}
+
 namespace detail {
 void throw_error(const std::string& msg) { throw Error(msg); }
 void throw_internal(const char* expr, const char* file, int line, const std::string& msg) {

@@ -21,6 +21,9 @@ class Error : public std::runtime_error {
 
 // "[64, 784]"
 std::string fmt(const std::vector<int64_t>& shape);
+// Text from a file Ember did not write, cut for a message: at most `n` characters, then
+// "... (<length> characters)". A hostile file's 100 MB name is not echoed in full.
+std::string clip(const std::string& s, size_t n = 80);
 
 namespace detail {
 template <class... Parts>

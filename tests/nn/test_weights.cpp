@@ -214,6 +214,42 @@ TEST(Safetensors, BadHeadersGiveClearErrors) {
   std::remove(path.c_str());
 }
 
+// Headers written to hurt: deep nesting, huge names, many tensors (nn/Json.h).
+TEST(Safetensors, HostileHeadersAreRefusedOrReadInTime) {
+  std::string path = temp_path("hostile.safetensors");
+  auto err = [&](const std::string& header, size_t buffer) {
+    write_file(path, safetensors_file(header, buffer));
+    return error_of([&] { load_safetensors(path); });
+  };
+  // 100000 levels of nesting: refused at depth 32, with no stack overflow and no echo of it.
+  std::string m = err(R"({"w":)" + std::string(100000, '[') + std::string(100000, ']') + "}", 0);
+  EXPECT_NE(m.find("the header: the JSON nests deeper than 32 levels"), std::string::npos) << m.substr(0, 300);
+  EXPECT_LT(m.size(), 300u);
+  // 20 levels parse; the entry is then refused for what it is.
+  m = err(R"({"w":)" + std::string(20, '[') + std::string(20, ']') + "}", 0);
+  EXPECT_NE(m.find("tensor 'w': its header entry is not an object"), std::string::npos) << m;
+  // A 1 MiB tensor name is cut to 80 characters in the message.
+  const std::string name(1 << 20, 'n');
+  m = err(R"({")" + name + R"(":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}})", 1);
+  EXPECT_NE(m.find("... (1048576 characters)': unknown dtype 'F8'"), std::string::npos) << m.substr(0, 300);
+  EXPECT_LT(m.size(), 400u);
+  // Invalid JSON with a long token: the parser's message is cut too.
+  m = err(R"({"w":")" + std::string(1 << 20, 'x'), 0);
+  EXPECT_NE(m.find("not valid JSON"), std::string::npos);
+  EXPECT_LT(m.size(), 400u);
+  // 100000 tensors load (sorted objects: O(n log n); bench_data's safetensors_header_100k times it).
+  std::string header = "{";
+  for (int i = 0; i < 100000; ++i)
+    header += (i ? ",\"t" : "\"t") + std::to_string(i) + R"(":{"dtype":"U8","shape":[1],"data_offsets":[)" +
+              std::to_string(i) + "," + std::to_string(i + 1) + "]}";
+  header += "}";
+  write_file(path, safetensors_file(header, 100000));
+  SafetensorsFile f = load_safetensors(path);
+  ASSERT_EQ(f.tensors.size(), 100000u);
+  EXPECT_EQ(f.tensors[12345].first, "t12345");  // in the order of the buffer
+  std::remove(path.c_str());
+}
+
 TEST(Safetensors, ReadsHalfAndBFloat16AsF32) {
   std::string path = temp_path("half.safetensors");
   std::string bytes = safetensors_file(R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},)"
