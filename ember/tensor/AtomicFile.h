@@ -2,7 +2,7 @@
 // new one, never half of it. Every file Ember writes goes through here: checkpoints and weights,
 // the decode cache, result tables, plots, downloaded data.
 //
-//   AtomicFile f(path, "save_safetensors");   // opens "<path>.tmp-<pid>-<n>" beside path
+//   AtomicFile f(path, "save_safetensors");   // opens "<path>.tmp-<host>-<pid>-<n>" beside path
 //   f.write(header.data(), header.size());     // any number of writes
 //   f.commit();                                 // close, check, rename over path
 //   // leaving scope without commit() (an exception) removes the temporary file
@@ -11,6 +11,8 @@
 //   write_text_atomic(path, csv_text, "results.csv");
 //
 // Errors name `what`, the file, and the system's reason ("disk full", "permission denied").
+// A process killed mid-write (SIGKILL) leaves its temporary file; the next AtomicFile of the same
+// path on the same machine removes the temporary files of processes that are gone.
 #pragma once
 
 #include <cstddef>

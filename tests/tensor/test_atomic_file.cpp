@@ -1,6 +1,8 @@
 // tests/tensor/test_atomic_file.cpp: tensor/AtomicFile.h, the temp-file-and-rename writer every
 // Ember file goes through. A reader sees the old file or the whole new one; nothing is left behind.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -93,4 +95,33 @@ TEST(AtomicFile, WritesFromDifferentObjectsUseDifferentTempFiles) {
   a.commit();
   b.commit();
   EXPECT_EQ(slurp(p), "b");
+}
+
+// A write killed by SIGKILL leaves its temporary file; the next write of the path removes it
+// when its process is gone, and leaves a live process's alone.
+TEST(AtomicFile, TheNextWriteSweepsTempFilesOfDeadProcesses) {
+  Dir d;
+  std::string p = d / "ckpt.safetensors";
+  // This machine's naming, from a temp file of our own: "<path>.tmp-<host>-<pid>-<n>".
+  std::string own;
+  {
+    AtomicFile probe(p, "test");
+    own = probe.tmp_path();
+  }
+  const std::string pid = std::to_string(::getpid());
+  const size_t at = own.rfind("-" + pid + "-");
+  ASSERT_NE(at, std::string::npos) << own;
+  const std::string prefix = own.substr(0, at + 1);  // "<path>.tmp-<host>-"
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);  // reaped: its pid names no process now
+  const std::string dead = prefix + std::to_string(child) + "-0", live = prefix + pid + "-999",
+                    other_host = p + ".tmp-elsewhere-" + std::to_string(child) + "-0";
+  for (const std::string& f : {dead, live, other_host}) std::ofstream(f) << "partial";
+  ember::write_file_atomic(p, "new", 3, "test");
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other_host));
+  EXPECT_EQ(slurp(p), "new");
 }
