@@ -144,13 +144,22 @@ struct Decoded {
   std::string error;  // empty when decoded
 };
 
-// Short side -> presize, aspect ratio kept (the long side rounded, at least 1).
-Decoded decode_one(const std::string& file, int presize) {
+// Short side -> presize, aspect ratio kept (the long side rounded, at least 1). The resized image
+// is bounded before it is allocated: aspect ratio at most max_aspect, pixels at most
+// max_image_pixels().
+Decoded decode_one(const std::string& file, int presize, int max_aspect) {
   Decoded d;
   try {
     Tensor img = read_image(file, 3);  // RGB whatever the file holds (grey, palette, RGBA)
     g_decoded.fetch_add(1);
     int h = static_cast<int>(img.size(0)), w = static_cast<int>(img.size(1));
+    const int64_t lo = std::min(h, w), hi = std::max(h, w);
+    EMBER_CHECK(lo > 0 && hi <= int64_t{max_aspect} * lo, "image: ", file, ": ", w, "x", h,
+                " has an aspect ratio over the limit of ", max_aspect, ":1 (ImageCacheOptions::max_aspect)");
+    const int64_t long_side = (hi * presize + lo - 1) / lo;
+    EMBER_CHECK(long_side * presize <= max_image_pixels(), "image: ", file, ": resized to a short side of ", presize,
+                " it would have ", long_side * presize, " pixels, over the limit of ", max_image_pixels(),
+                " (set_max_image_pixels)");
     int oh, ow;
     if (h <= w) {
       oh = presize;
@@ -395,7 +404,7 @@ std::shared_ptr<ImageCache> ImageCache::open(const std::string& path, const Labe
     for (int t = 0; t < threads; ++t)
       pool.emplace_back([&] {
         for (int64_t i; (i = next.fetch_add(1)) < static_cast<int64_t>(n);) {
-          dec[static_cast<size_t>(i)] = decode_one(files.files[static_cast<size_t>(i)], opt.presize);
+          dec[static_cast<size_t>(i)] = decode_one(files.files[static_cast<size_t>(i)], opt.presize, opt.max_aspect);
           done.fetch_add(1);
         }
       });

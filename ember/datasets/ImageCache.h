@@ -48,6 +48,10 @@ struct ImageCacheOptions {
   bool strict = false;           // an undecodable file is an error instead of a warning
   std::FILE* log = stderr;       // progress, summary and warnings; nullptr: silent
   int force_tty = -1;            // 1/0: draw / do not draw the progress bar; -1: isatty(log)
+  // An image whose long side is more than max_aspect times its short side is refused (named, like
+  // an undecodable file): resized to the presize, a 177-byte 100000x1 PNG would become 1.2 GB.
+  // The resized image must also stay within max_image_pixels() (datasets/Image.h).
+  int max_aspect = 20;
 };
 
 class ImageCache {

@@ -160,6 +160,29 @@ TEST(ImageCache, CorruptFileSkippedWithOneWarningOrStrictError) {
   expect_error([&] { ImageCache::open(f.cache, files, strict); }, {"strict", "boxer_7.jpg"});
 }
 
+// Size limits hold after resizing: a long thin image would blow up at the presize.
+TEST(ImageCache, ExtremeAspectRatiosAndHugeOutputsAreRefusedByName) {
+  PetsFolder f;
+  write_png(f.dir / "boxer_8.jpg", test_image(1, 2000, 8));  // 2000:1, tiny as a file
+  write_png(f.dir / "Bengal_9.jpg", test_image(20, 400, 9));  // 20:1, the limit: kept
+  LabelledFiles files = f.files();
+  ImageCacheOptions strict = quiet();
+  strict.strict = true;
+  expect_error([&] { ImageCache::open(f.cache, files, strict); },
+               {"boxer_8.jpg", "2000x1 has an aspect ratio over the limit of 20:1", "1 of 8"});
+  auto c = ImageCache::open(f.cache, files, quiet());
+  EXPECT_EQ(c->size(), 7);
+  ASSERT_EQ(c->skipped().size(), 1u);
+  // Within the aspect limit but too many pixels once resized: refused by the pixel limit.
+  const int64_t old_limit = max_image_pixels();
+  set_max_image_pixels(10000);
+  ImageCacheOptions big = strict;
+  big.presize = 64;  // Bengal_9 would be 64 x 1280 = 81920 pixels
+  expect_error([&] { ImageCache::open(f.cache_dir / "big.bin", f.files(), big); },
+               {"Bengal_9.jpg", "resized to a short side of 64 it would have 81920 pixels, over the limit of 10000", "2 of 8"});
+  set_max_image_pixels(old_limit);
+}
+
 TEST(ImageCache, DamagedCacheFilesAreRebuilt) {
   PetsFolder f;
   LabelledFiles files = f.files();
