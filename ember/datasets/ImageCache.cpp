@@ -313,7 +313,10 @@ std::vector<int64_t> ImageCache::labels() const {
   return out;
 }
 
-std::string ImageCache::map(const std::string& path, int presize, uint64_t hash, uint64_t n_files) {
+// Every field read back is range-checked: the cache is a file on disk like any other input, and
+// a damaged one is rebuilt (the caller names it), never trusted.
+std::string ImageCache::map(const std::string& path, int presize, uint64_t hash, const LabelledFiles& files) {
+  const uint64_t n_files = files.files.size();
   if (map_) ::munmap(map_, map_size_);
   map_ = nullptr;
   map_size_ = 0;
@@ -354,22 +357,32 @@ std::string ImageCache::map(const std::string& path, int presize, uint64_t hash,
   if (h.total_size != size)
     return fail(detail::concat("truncated or padded: ", size, " bytes, the header says ", h.total_size));
   uint64_t table = sizeof(Header) + h.count * sizeof(RawItem) + h.n_skipped * sizeof(uint64_t);
-  if (h.count > n_files || h.n_skipped > n_files || table > h.data_offset || h.data_offset > size)
+  if (h.count > n_files || h.n_skipped > n_files || h.count + h.n_skipped != n_files || table > h.data_offset ||
+      h.data_offset > size)
     return fail("corrupt item table");
   const uint64_t pix_size = size - h.data_offset;
   items_.resize(static_cast<size_t>(h.count));
+  int64_t prev_source = -1;
   for (uint64_t i = 0; i < h.count; ++i) {
     RawItem r{};
     std::memcpy(&r, base + sizeof(Header) + i * sizeof(RawItem), sizeof r);
-    uint64_t bytes = static_cast<uint64_t>(r.height) * r.width * r.channels;
-    if (r.channels != 3 || r.height == 0 || r.width == 0 || r.offset > pix_size || bytes > pix_size - r.offset ||
-        r.source >= n_files)
-      return fail(detail::concat("corrupt entry for item ", i));
+    const auto bad = [&](const char* what) { return fail(detail::concat("corrupt entry for item ", i, " (", what, ")")); };
+    if (r.channels != 3 || r.height == 0 || r.width == 0 || std::min(r.height, r.width) != h.presize)
+      return bad("size");
+    if (r.offset > pix_size || r.height > (pix_size - r.offset) / r.width / 3) return bad("pixels past the end");
+    if (r.source >= n_files || static_cast<int64_t>(r.source) <= prev_source) return bad("source file");
+    const int64_t label = files.labels.empty() ? -1 : files.labels[r.source];
+    if (r.label != label) return bad("label");
+    prev_source = r.source;
     items_[static_cast<size_t>(i)] = {r.offset, r.height, r.width, r.channels, r.source, r.label};
   }
+  int64_t prev_skipped = -1;
   for (uint64_t i = 0; i < h.n_skipped; ++i) {
     uint64_t s = 0;
     std::memcpy(&s, base + sizeof(Header) + h.count * sizeof(RawItem) + i * sizeof(uint64_t), sizeof s);
+    if (s >= n_files || static_cast<int64_t>(s) <= prev_skipped)
+      return fail(detail::concat("corrupt skip list (entry ", i, ")"));
+    prev_skipped = static_cast<int64_t>(s);
     skipped_.push_back(static_cast<int64_t>(s));
   }
   data_ = base + h.data_offset;
@@ -392,7 +405,7 @@ std::shared_ptr<ImageCache> ImageCache::open(const std::string& path, const Labe
   std::FILE* log = opt.log;
 
   std::error_code ec;
-  std::string why = fs::exists(path, ec) ? cache->map(path, opt.presize, hash, n) : "missing";
+  std::string why = fs::exists(path, ec) ? cache->map(path, opt.presize, hash, files) : "missing";
   if (!why.empty()) {
     if (why != "missing" && log) std::fprintf(log, "ImageCache: %s: %s; rebuilding\n", path.c_str(), why.c_str());
     int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -431,7 +444,7 @@ std::shared_ptr<ImageCache> ImageCache::open(const std::string& path, const Labe
     EMBER_CHECK(!opt.strict || n_bad == 0, "ImageCache::open: ", n_bad, " of ", n,
                 " files could not be decoded (strict mode; no cache written to ", path, "):", bad);
     write_cache(path, opt.presize, hash, files, dec);
-    why = cache->map(path, opt.presize, hash, n);
+    why = cache->map(path, opt.presize, hash, files);
     EMBER_INTERNAL_ASSERT(why.empty(), "ImageCache: the cache just written to ", path, " is unusable: ", why);
     cache->built_ = true;
     if (log) {

@@ -90,7 +90,7 @@ class ImageCache {
   ImageCache() = default;
   const Item& item(int64_t i) const;
   // Maps and validates `path`; "" on success, else why it cannot be used.
-  std::string map(const std::string& path, int presize, uint64_t hash, uint64_t n_files);
+  std::string map(const std::string& path, int presize, uint64_t hash, const LabelledFiles& files);
 
   std::string path_;
   int presize_ = 0;

@@ -212,6 +212,35 @@ TEST(ImageCache, DamagedCacheFilesAreRebuilt) {
   ember_test::write_bytes(f.cache, {});  // empty
   EXPECT_TRUE(ImageCache::open(f.cache, files, quiet())->built());
   EXPECT_EQ(ember_test::read_bytes(f.cache), good) << "a rebuild writes the same bytes";
+
+  // Fields of the first item (after the 64-byte header: offset u64, height u32, width u32,
+  // channels u32, source u32, label i64), each damaged in turn: rebuilt with the file and the
+  // field named, never trusted.
+  struct Damage {
+    size_t at;
+    std::vector<uint8_t> bytes;
+    const char* why;
+  };
+  for (const Damage& d : {Damage{88, {9}, "corrupt entry for item 0 (label)"},
+                          Damage{72, {0, 0, 0, 0}, "corrupt entry for item 0 (size)"},
+                          Damage{76, {0xff, 0xff, 0xff, 0x7f}, "corrupt entry for item 0 (pixels past the end)"},
+                          Damage{64, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, "corrupt entry for item 0 (pixels past the end)"},
+                          Damage{84, {0xff}, "corrupt entry for item 0 (source file)"}}) {
+    bytes = good;
+    std::copy(d.bytes.begin(), d.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(d.at));
+    ember_test::write_bytes(f.cache, bytes);
+    std::FILE* l = std::tmpfile();
+    ImageCacheOptions lo = quiet();
+    lo.log = l;
+    auto rebuilt = ImageCache::open(f.cache, files, lo);
+    std::string said = read_text(l);
+    std::fclose(l);
+    EXPECT_TRUE(rebuilt->built()) << d.why;
+    EXPECT_NE(said.find(f.cache + ": " + d.why), std::string::npos) << d.why << " / " << said;
+    for (int64_t i = 0; i < rebuilt->size(); ++i)
+      EXPECT_EQ(rebuilt->label(i), files.labels[size_t(rebuilt->source_index(i))]);
+    EXPECT_EQ(ember_test::read_bytes(f.cache), good);
+  }
 }
 
 TEST(ImageCache, ResizeAveragesWhenShrinking) {
