@@ -30,12 +30,22 @@
 #include "ember/datasets/ImageCache.h"
 #include "ember/datasets/Pets.h"
 #include "ember/ember.h"
+#include "ember/learner/Cli.h"
 
 namespace ember {
 namespace examples {
 
 // ---------------------------------------------------------------------------
 // Every example
+
+// For every floating-point flag, beside its range: CLI11's PositiveNumber and Range let "nan"
+// through (every comparison with NaN is false), and Range lets "inf" through an infinite bound.
+inline const CLI::Validator kFinite(
+    [](std::string& s) {
+      double v = 0;
+      return learner::parse_number(s, v) ? std::string() : "'" + s + "' is not a finite number";
+    },
+    "FINITE");
 
 // --threads and --device.
 inline void add_device_flags(CLI::App& app, int& threads, std::string& device) {

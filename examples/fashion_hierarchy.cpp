@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   app.add_option("--w", w_text, "loss weights: start:stop:step or a comma list")->capture_default_str();
   app.add_option("--runs", runs, "runs per w")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--epochs", epochs, "fit_one_cycle epochs per run")->check(CLI::Range(1, 1000))->capture_default_str();
-  app.add_option("--lr", lr, "fit_one_cycle's lr_max")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", lr, "fit_one_cycle's lr_max")->check(kFinite)->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
   app.add_option("--limit", limit,
                  "train on the first N training images only (0: all 60,000); validation always uses all 10,000")

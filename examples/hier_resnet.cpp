@@ -169,9 +169,9 @@ int main(int argc, char** argv) {
   double lr = 1e-3, kl_weight = 1.0, valid_pct = 0.33;
   bool kl_log_softmax = false;
   app.add_option("--epochs", epochs, "epochs of the main training")->check(CLI::Range(1, 1000))->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate (constant, as the notebook)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--valid-pct", valid_pct, "validation fraction (the notebook: 0.33)")->check(CLI::Range(0.05, 0.9))->capture_default_str();
-  app.add_option("--kl-weight", kl_weight, "weight of the KL term (the notebook: 1; 0 drops it)")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  app.add_option("--lr", lr, "Adam learning rate (constant, as the notebook)")->check(kFinite)->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--valid-pct", valid_pct, "validation fraction (the notebook: 0.33)")->check(kFinite)->check(CLI::Range(0.05, 0.9))->capture_default_str();
+  app.add_option("--kl-weight", kl_weight, "weight of the KL term (the notebook: 1; 0 drops it)")->check(kFinite)->check(CLI::Range(0.0, 1e6))->capture_default_str();
   app.add_flag("--kl-log-softmax", kl_log_softmax, "feed log_softmax(logits) to the KL term (the notebook feeds raw logits)");
   app.add_option("--few-shot", few_shot_text, "comma list of K: hold --holdout out, then add it from K images each");
   app.add_option("--holdout", holdout_name, "the breed held out in --few-shot mode")->capture_default_str();

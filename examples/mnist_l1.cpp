@@ -63,10 +63,10 @@ int main(int argc, char** argv) {
   uint64_t seed = 125;
   app.add_option("--data", data, "IDX or mnist_png folder (default: $EMBER_DATA_DIR/mnist or ~/.cache/ember/mnist, fetched when absent)");
   app.add_option("--epochs", epochs, "epochs to train")->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--lr", lr, "SGD learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", lr, "SGD learning rate")->check(kFinite)->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--bs", bs, "batch size")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   app.add_option("--seed", seed, "seed of the split, the initial weights and the batch order")->capture_default_str();
-  app.add_option("--valid-pct", valid_pct, "fraction of the training set held out")->check(CLI::Range(0.01, 0.99))->capture_default_str();
+  app.add_option("--valid-pct", valid_pct, "fraction of the training set held out")->check(kFinite)->check(CLI::Range(0.01, 0.99))->capture_default_str();
   add_device_flags(app, threads, device);
   app.add_option("--csv", csv, "write the results table here (epoch,train_loss,valid_loss,batch_accuracy,time)");
   app.add_option("--out", out, "folder for the plots (PNG + CSV)")->capture_default_str();

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs, "runs per w")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--epochs", epochs, "fine_tune epochs (after the frozen ones)")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--freeze-epochs", freeze_epochs, "frozen epochs of fine_tune")->check(CLI::Range(0, 1000))->capture_default_str();
-  app.add_option("--base-lr", base_lr, "fine_tune's base_lr")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--base-lr", base_lr, "fine_tune's base_lr")->check(kFinite)->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--seed", seed, "base seed: run id k uses seed + k for init and batch order")->capture_default_str();
   app.add_option("--out", out, "folder for results.csv, summary.csv and the plot")->capture_default_str();
   app.add_flag("--restart", restart, "ignore (and replace) the results already in --out");

@@ -125,13 +125,13 @@ int main(int argc, char** argv) {
   double lr = 1e-3, threshold = 0.5;
   bool unfreeze = false;
   app.add_option("--epochs", epochs, "epochs per model (learn.fit)")->check(CLI::Range(1, 1000))->capture_default_str();
-  app.add_option("--lr", lr, "learning rate of fit (fastai's default 1e-3)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", lr, "learning rate of fit (fastai's default 1e-3)")->check(kFinite)->check(CLI::PositiveNumber)->capture_default_str();
   app.add_flag("--unfreeze", unfreeze, "train the whole net (default: frozen body, as cnn_learner + fit leave it)");
   app.add_option("--ood", ood, "out-of-domain images: mnist or noise")->check(CLI::IsMember({"mnist", "noise"}))->capture_default_str();
   app.add_option("--mnist", mnist, "MNIST folder for --ood mnist (default: $EMBER_DATA_DIR/mnist, ~/.cache/ember/mnist)");
   app.add_option("--ood-count", ood_count, "out-of-domain images")->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
   app.add_option("--bins", bins, "histogram bins over [0, 1]")->check(CLI::Range(1, 1000))->capture_default_str();
-  app.add_option("--threshold", threshold, "'has a label' threshold (fastai's 0.5)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--threshold", threshold, "'has a label' threshold (fastai's 0.5)")->check(kFinite)->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--seed", seed, "seed for init and batch order (both models get the same)")->capture_default_str();
   app.add_option("--out", out, "folder for summary.csv and the histogram")->capture_default_str();
   app.add_option("--checkpoint", checkpoint, "checkpoint prefix: <prefix>.softmax.safetensors and <prefix>.sigmoid.safetensors, saved every epoch (and on Ctrl-C); existing ones are resumed");

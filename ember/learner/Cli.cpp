@@ -41,6 +41,7 @@ std::vector<int> parse_int_list(const std::string& flag, const std::string& text
     EMBER_CHECK(v >= lo && v <= hi, flag, ": ", v, " is outside [", lo, ", ", hi, "]");
     out.push_back(static_cast<int>(v));
   }
+  EMBER_CHECK(text.empty() || text.back() != ',', flag, ": '", text, "' ends with a comma");
   EMBER_CHECK(!out.empty(), flag, ": no values in '", text, "'");
   return out;
 }
@@ -53,10 +54,12 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag,
     return v;
   };
   if (text.find(':') != std::string::npos) {
+    std::vector<std::string> parts;
     std::stringstream ss(text);
-    std::string a, b, c;
-    std::getline(ss, a, ':'), std::getline(ss, b, ':'), std::getline(ss, c, ':');
-    const double start = number(a), stop = number(b), step = number(c);
+    for (std::string part; std::getline(ss, part, ':');) parts.push_back(part);
+    EMBER_CHECK(parts.size() == 3 && text.back() != ':', flag, ": '", text,
+                "' must be start:stop:step (three numbers), e.g. 0:1:0.05");
+    const double start = number(parts[0]), stop = number(parts[1]), step = number(parts[2]);
     EMBER_CHECK(step > 0 && stop >= start, flag, ": '", text,
                 "' must be start:stop:step with step > 0 and stop >= start");
     const int64_t n = static_cast<int64_t>(std::floor((stop - start) / step + 1e-9));
@@ -67,6 +70,7 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag,
     std::stringstream ss(text);
     std::string item;
     while (std::getline(ss, item, ',')) out.push_back(number(item));
+    EMBER_CHECK(text.empty() || text.back() != ',', flag, ": '", text, "' ends with a comma");
   }
   EMBER_CHECK(!out.empty(), flag, ": no values in '", text, "'");
   for (double w : out) EMBER_CHECK(w >= lo && w <= hi, flag, ": ", w, " is outside [", lo, ", ", hi, "]");

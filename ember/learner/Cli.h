@@ -9,7 +9,9 @@
 //   std::vector<double> ws = parse_grid("0:1:0.25");        // {0, 0.25, 0.5, 0.75, 1}
 #pragma once
 
+#include <cmath>
 #include <exception>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -24,14 +26,24 @@ void set_threads(int threads);
 // folder afterwards.
 void ensure_dir(const std::string& dir, const std::string& flag = "--out");
 
-// Reads all of `s` into `v` (an integer: std::stol, a floating-point number: std::stod); false
-// when `s` is empty, no number, or has more after the number ("5x").
+// Reads all of `s` into `v` (an integer: std::stoll, a floating-point number: std::stod); false
+// when `s` is empty, no number, has more after the number ("5x"), is an integer that does not fit
+// T, or is a floating-point "nan" or "inf".
 template <typename T>
 bool parse_number(const std::string& s, T& v) {
   size_t used = 0;
   try {
-    if constexpr (std::is_integral_v<T>) v = static_cast<T>(std::stol(s, &used));
-    else v = static_cast<T>(std::stod(s, &used));
+    if constexpr (std::is_integral_v<T>) {
+      const long long x = std::stoll(s, &used);
+      if (x < static_cast<long long>(std::numeric_limits<T>::min()) ||
+          x > static_cast<long long>(std::numeric_limits<T>::max()))
+        return false;
+      v = static_cast<T>(x);
+    } else {
+      const double x = std::stod(s, &used);
+      if (!std::isfinite(x)) return false;
+      v = static_cast<T>(x);
+    }
   } catch (const std::exception&) {
     return false;
   }

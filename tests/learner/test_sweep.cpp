@@ -83,6 +83,12 @@ TEST(Cli, ParseGridErrorsNameFlagAndItem) {
   EXPECT_NE(error_of([] { parse_grid("0,1.5"); }).find("--w: 1.5 is outside [0, 1]"), std::string::npos);
   EXPECT_NE(error_of([] { parse_grid("3", "--beta", 0, 2); }).find("--beta: 3 is outside [0, 2]"), std::string::npos);
   EXPECT_NE(error_of([] { parse_grid(""); }).find("no values"), std::string::npos);
+  // Junk after the grid, a fourth field, a trailing comma, NaN and infinities are refused.
+  for (const char* bad : {"0:1:0.5:junk", "0:1:0.5:", "0:1", "0,1,", "nan", "0,nan", "0:1:nan", "inf", "0:inf:1"})
+    EXPECT_NE(error_of([&] { parse_grid(bad); }).find("--w: "), std::string::npos) << bad;
+  EXPECT_NE(error_of([] { parse_grid("0:1:0.5:junk"); }).find("must be start:stop:step (three numbers)"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_grid("0,nan"); }).find("'nan' in '0,nan' is not a number"), std::string::npos);
 }
 
 TEST(Cli, ParseNumberAndIntList) {
@@ -95,6 +101,15 @@ TEST(Cli, ParseNumberAndIntList) {
   EXPECT_TRUE(parse_number("0.25", d));
   EXPECT_EQ(d, 0.25);
   EXPECT_FALSE(parse_number("abc", d));
+  EXPECT_FALSE(parse_number("nan", d));
+  EXPECT_FALSE(parse_number("-inf", d));
+  EXPECT_FALSE(parse_number("1e999", d));                 // out of range for a double
+  int i = 0;
+  EXPECT_FALSE(parse_number("3000000000", i));            // fits a long, not an int
+  EXPECT_FALSE(parse_number("99999999999999999999", l));  // fits nothing
+  EXPECT_TRUE(parse_number("-2147483648", i));
+  EXPECT_EQ(i, -2147483648);
+  EXPECT_NE(error_of([] { parse_int_list("--k", "1,5,", 1, 100); }).find("ends with a comma"), std::string::npos);
   EXPECT_EQ(parse_int_list("--k", "1,5,10", 1, 100), (std::vector<int>{1, 5, 10}));
   EXPECT_NE(error_of([] { parse_int_list("--k", "1,x", 1, 100); }).find("--k: 'x' in '1,x' is not an integer"),
             std::string::npos);

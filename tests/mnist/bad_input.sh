@@ -16,6 +16,8 @@ idx_labels() { printf '\x00\x00\x08\x01'; printf "\\x$(printf %02x $(($1>>24&255
 
 expect_fail "bad flag value" "--epochs" --epochs 0
 expect_fail "non-numeric flag" "--bs" --bs abc
+expect_fail "NaN learning rate" "--lr" --lr nan
+expect_fail "infinite learning rate" "--lr" --lr inf
 expect_fail "unknown flag" "--frobnicate" --frobnicate
 expect_fail "bad device" "tpu" --device tpu --data "$tmp"
 expect_fail "missing folder" "$tmp/nope" --data "$tmp/nope"

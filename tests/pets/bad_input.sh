@@ -12,6 +12,8 @@ expect_fail() { expect_fail_in "$bin" "$@"; }  # expect_fail <what> <message sub
 
 expect_fail "w out of range" "outside [0, 1]" --w 0,1.5 --data "$tmp"
 expect_fail "w not a number" "'x' in '0,x' is not a number" --w 0,x --data "$tmp"
+expect_fail "junk after the w grid" "start:stop:step (three numbers)" --w 0:1:0.5:junk --data "$tmp"
+expect_fail "NaN base lr" "--base-lr" --base-lr nan --data "$tmp"
 expect_fail "bad w range" "start:stop:step" --w 1:0:0.1 --data "$tmp"
 expect_fail "bad flag value" "--runs" --runs 0
 expect_fail "unknown flag" "--frobnicate" --frobnicate
