@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "ember/datasets/Mnist.h"
 #include "ember/ember.h"
@@ -157,7 +158,11 @@ int main(int argc, char** argv) {
     learner::ensure_dir(out);
 
     // --- the sweep: every w of the grid, --runs times; the runs already in --out are skipped ----
-    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out});
+    // What else changes a run's result: part of every run's id (see pets_hierarchy).
+    std::ostringstream config;
+    config << std::setprecision(17) << "fashion_hierarchy data=" << dir << " lr=" << lr << " bs=" << bs
+           << " limit=" << limit;
+    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out, config.str()});
     sweep.run([&](const learner::SweepRun& r) {
       const uint64_t run_seed = r.seed;
       manual_seed(run_seed);

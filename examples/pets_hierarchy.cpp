@@ -25,6 +25,7 @@
 
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "ember/ember.h"
 #include "example_util.h"
@@ -82,7 +83,12 @@ int main(int argc, char** argv) {
         pets.items.classes, [](const std::string& c) { return pets_species(c) == 0 ? "cat" : "dog"; });
 
     // --- the sweep: every w of the grid, --runs times; the runs already in --out are skipped ----
-    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out});
+    // What else changes a run's result: part of every run's id, so that another command into the
+    // same --out never takes these rows (or checkpoints) for its own.
+    std::ostringstream config;
+    config << std::setprecision(17) << "pets_hierarchy data=" << pets.images_dir << " freeze_epochs=" << freeze_epochs
+           << " base_lr=" << base_lr << " bs=" << flags.bs << " size=" << flags.size << " weights=" << flags.weights;
+    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out, config.str()});
     sweep.run([&](const learner::SweepRun& r) {
       const uint64_t run_seed = r.seed;
       manual_seed(run_seed);

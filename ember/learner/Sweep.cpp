@@ -1,15 +1,21 @@
 // learner/Sweep.cpp: the results table, the statistics over runs and the sweep loop (learner/Sweep.h).
 #include "ember/learner/Sweep.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -100,6 +106,12 @@ std::map<int64_t, int> ResultsTable::keep_complete(int rows_per_key) {
     if (count[key_of(r)] == rows_per_key) kept.push_back(r), done[key_of(r)]++;
   rows_ = std::move(kept);
   return done;
+}
+
+void ResultsTable::erase_keys(const std::vector<int64_t>& keys) {
+  const std::set<int64_t> drop(keys.begin(), keys.end());
+  rows_.erase(std::remove_if(rows_.begin(), rows_.end(), [&](const Row& r) { return drop.count(key_of(r)) > 0; }),
+              rows_.end());
 }
 
 std::string ResultsTable::format() const {
@@ -197,46 +209,111 @@ bool summarize_sweep(const ResultsTable& table, const std::string& out, const Sw
 // ---------------------------------------------------------------------------
 // Sweep
 
+namespace {
+// A 52-bit FNV-1a hash, never 0: exact in a double, so it fits the table's integer id column.
+int64_t run_id(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
+  h &= (uint64_t(1) << 52) - 1;
+  return h == 0 ? 1 : static_cast<int64_t>(h);
+}
+
+// An exclusive lock on <out>/.sweep.lock, held while the Sweep exists (released when the process
+// ends, however it ends).
+int lock_folder(const std::string& out) {
+  const std::string path = out + "/.sweep.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  EMBER_CHECK(fd >= 0, "Sweep: cannot create the lock file ", path, " (", std::strerror(errno), ")");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    EMBER_FAIL("Sweep: another sweep is writing to ", out, " (", path,
+               " is locked); wait for it to finish, or give this one another --out");
+  }
+  return fd;
+}
+}  // namespace
+
 Sweep::Sweep(ResultsTable table, SweepOptions options)
     : table_(std::move(table)), o_(std::move(options)), path_(o_.out + "/results.csv") {
   EMBER_CHECK(o_.runs >= 1 && o_.epochs >= 1, "Sweep: runs (", o_.runs, ") and epochs (", o_.epochs,
               ") must be at least 1");
+  lock_fd_ = lock_folder(o_.out);
   if (o_.restart) table_.clear();
   else table_.read(path_);
-  done_ = table_.keep_complete(o_.epochs);
+  for (size_t wi = 0; wi < o_.grid.size(); ++wi)
+    for (int run = 0; run < o_.runs; ++run) {
+      SweepRun r;
+      r.w = o_.grid[wi], r.run = run, r.index = static_cast<int64_t>(wi) * o_.runs + run + 1;
+      r.seed = o_.seed + static_cast<uint64_t>(r.index);
+      std::ostringstream key;
+      key << std::setprecision(17) << o_.config << "|epochs=" << o_.epochs << "|w=" << r.w << "|run=" << run
+          << "|seed=" << r.seed;
+      r.id = run_id(key.str());
+      r.checkpoint = o_.out + "/run_" + std::to_string(r.id) + ".ckpt.safetensors";
+      plan_.push_back(r);
+    }
+  // A run is done when it has a row per epoch and finite losses; otherwise its rows go.
+  std::vector<size_t> loss_cols;
+  for (const char* name : {"train_loss", "valid_loss"})
+    if (std::find(table_.columns().begin(), table_.columns().end(), name) != table_.columns().end())
+      loss_cols.push_back(table_.column(name));
+  std::map<int64_t, int> rows;
+  std::map<int64_t, bool> finite;
+  for (const ResultsTable::Row& row : table_.rows()) {
+    const int64_t id = table_.key_of(row);
+    ++rows[id];
+    bool& ok = finite.emplace(id, true).first->second;
+    for (size_t c : loss_cols) ok = ok && std::isfinite(row[c]);
+  }
+  std::vector<int64_t> redo;
+  for (const SweepRun& r : plan_) {
+    done_[r.id] = rows[r.id] == o_.epochs && finite[r.id];
+    if (!done_[r.id] && rows[r.id] > 0) redo.push_back(r.id);
+  }
+  if (!redo.empty()) table_.erase_keys(redo);
+}
+
+Sweep::~Sweep() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
+
+ResultsTable Sweep::results() const {
+  ResultsTable out = table_;
+  std::vector<int64_t> others;
+  for (const ResultsTable::Row& row : table_.rows()) {
+    const int64_t id = table_.key_of(row);
+    if (!done_.count(id)) others.push_back(id);
+  }
+  out.erase_keys(others);
+  return out;
 }
 
 void Sweep::run(const TrainFn& train) {
   const size_t c_epoch = table_.column("epoch"), c_w = table_.column("w"), c_key = table_.column(table_.key());
   const size_t n_values = table_.columns().size() - 3;
   const auto t0 = std::chrono::steady_clock::now();
-  for (size_t wi = 0; wi < o_.grid.size(); ++wi)
-    for (int run = 0; run < o_.runs; ++run) {
-      SweepRun r;
-      r.w = o_.grid[wi], r.run = run, r.id = static_cast<int64_t>(wi) * o_.runs + run + 1;
-      if (done_.count(r.id)) {
-        ++skipped_;
-        continue;
-      }
-      std::cout << "\n=== w = " << r.w << ", run " << run + 1 << "/" << o_.runs << " (id " << r.id << ") ===\n";
-      r.seed = o_.seed + static_cast<uint64_t>(r.id);
-      r.checkpoint = o_.out + "/run_" + std::to_string(r.id) + ".ckpt.safetensors";
-      const std::vector<std::vector<double>> epochs = train(r);
-      for (size_t e = 0; e < epochs.size(); ++e) {
-        EMBER_CHECK(epochs[e].size() >= n_values, "Sweep: run ", r.id, " epoch ", e, " has ", epochs[e].size(),
-                    " values, the table (", table_.header(), ") needs ", n_values);
-        ResultsTable::Row row(table_.columns().size());
-        row[c_epoch] = static_cast<double>(e), row[c_w] = r.w, row[c_key] = static_cast<double>(r.id);
-        size_t k = 0;
-        for (size_t c = 0; c < row.size(); ++c)
-          if (c != c_epoch && c != c_w && c != c_key) row[c] = epochs[e][k++];
-        table_.add(std::move(row));
-      }
-      done_[r.id] = static_cast<int>(epochs.size());
-      table_.write(path_);
-      std::remove(r.checkpoint.c_str());  // the run's rows are safe in results.csv
-      ++trained_;
+  for (const SweepRun& r : plan_) {
+    if (done_[r.id]) {
+      ++skipped_;
+      continue;
     }
+    std::cout << "\n=== w = " << r.w << ", run " << r.run + 1 << "/" << o_.runs << " (id " << r.id << ") ===\n";
+    const std::vector<std::vector<double>> epochs = train(r);
+    for (size_t e = 0; e < epochs.size(); ++e) {
+      EMBER_CHECK(epochs[e].size() >= n_values, "Sweep: run ", r.id, " epoch ", e, " has ", epochs[e].size(),
+                  " values, the table (", table_.header(), ") needs ", n_values);
+      ResultsTable::Row row(table_.columns().size());
+      row[c_epoch] = static_cast<double>(e), row[c_w] = r.w, row[c_key] = static_cast<double>(r.id);
+      size_t k = 0;
+      for (size_t c = 0; c < row.size(); ++c)
+        if (c != c_epoch && c != c_w && c != c_key) row[c] = epochs[e][k++];
+      table_.add(std::move(row));
+    }
+    done_[r.id] = true;
+    table_.write(path_);
+    std::remove(r.checkpoint.c_str());  // the run's rows are safe in results.csv
+    ++trained_;
+  }
   seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

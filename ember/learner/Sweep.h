@@ -6,13 +6,21 @@
 // (someone else's results) and names the file and line of a malformed row; it is always written
 // atomically (tensor/AtomicFile.h), so a reader sees the old table or the new one.
 //
-// Sweep: runs the grid x runs, run id = grid index * runs + run + 1. A run whose rows are all in
-// <out>/results.csv is skipped, so starting the same command again resumes the sweep; a run with
-// only some rows there (it cannot normally happen: a run is written whole) is run again.
+// Sweep: runs the grid x runs. Every run is keyed by its configuration: its id is a hash of the
+// settings that determine its result (SweepOptions::config, the epochs, w, the run index and its
+// seed), so
+//   * starting the same command again trains exactly the runs that are missing;
+//   * a command with another --w, --epochs or --lr into the same folder trains its own runs and
+//     never touches (or reports as its own) the rows of another configuration;
+//   * a run's checkpoint is named by its id, so a stale checkpoint of another configuration is
+//     never resumed;
+//   * a run with fewer rows than epochs, or a non-finite train_loss / valid_loss, is not done:
+//     its rows are dropped and it runs again;
+//   * the folder is locked while a Sweep exists: a second sweep into it is refused, named.
 //
 //   ResultsTable table({"epoch", "train_loss", "valid_loss", "accuracy_fine", "accuracy_coarse", "w",
 //                       "id", "severity", "hd@5"}, {"epoch", "id"});
-//   Sweep sweep(table, {grid, runs, epochs, seed, restart, out});
+//   Sweep sweep(table, {grid, runs, epochs, seed, restart, out, "lr=0.002 bs=64 size=64"});
 //   sweep.run([&](const SweepRun& r) {   // r.w, r.id, r.seed, r.checkpoint
 //     ... train with weight r.w, seeded with r.seed ...
 //     return learn.recorder->values;      // per epoch: the columns other than epoch, w and id
@@ -57,6 +65,7 @@ class ResultsTable {
   // Keeps the rows of the keys that have exactly `rows_per_key` rows; returns the kept row count
   // per key.
   std::map<int64_t, int> keep_complete(int rows_per_key);
+  void erase_keys(const std::vector<int64_t>& keys);  // drops every row of these keys
   // The header and the rows: integer columns as integers, the others with 10 significant digits.
   std::string format() const;
   void write(const std::string& path) const;  // format(), atomically
@@ -109,20 +118,28 @@ struct SweepOptions {
   uint64_t seed = 0;         // run id k is seeded with seed + k
   bool restart = false;      // ignore (and replace) the results already in `out`
   std::string out;           // folder of results.csv and the run checkpoints
+  // Every other setting that changes a run's result, as text ("lr=0.002 bs=64 data=/pets");
+  // part of each run's id.
+  std::string config;
 };
 
 struct SweepRun {
   double w = 0;
   int run = 0;       // 0-based, within this w
-  int64_t id = 0;    // grid index * runs + run + 1
-  uint64_t seed = 0;
+  int64_t index = 0; // grid index * runs + run + 1: its place in this sweep
+  uint64_t seed = 0; // SweepOptions::seed + index
+  int64_t id = 0;    // the key of its rows: a 52-bit hash of the configuration, w, run and seed
   std::string checkpoint;  // <out>/run_<id>.ckpt.safetensors, removed when the run is done
 };
 
 class Sweep {
  public:
-  // Reads <out>/results.csv (unless restart) and keeps only the runs that have all their rows.
+  // Locks `out`, reads <out>/results.csv (unless restart) and drops the rows of this sweep's runs
+  // that are not done (partial or non-finite); other configurations' rows are kept as they are.
   Sweep(ResultsTable table, SweepOptions options);
+  ~Sweep();
+  Sweep(const Sweep&) = delete;
+  Sweep& operator=(const Sweep&) = delete;
 
   // Every run not already done: prints "=== w = ..., run i/n (id k) ===", calls `train`, appends
   // its rows (one per epoch: the values of the columns other than epoch, w and the key, in table
@@ -130,7 +147,8 @@ class Sweep {
   using TrainFn = std::function<std::vector<std::vector<double>>(const SweepRun&)>;
   void run(const TrainFn& train);
 
-  const ResultsTable& results() const { return table_; }
+  // The rows of this sweep's runs (the file may hold other configurations' too).
+  ResultsTable results() const;
   const std::string& results_path() const { return path_; }
   int trained() const { return trained_; }   // runs trained by run()
   int skipped() const { return skipped_; }   // runs found done
@@ -140,7 +158,9 @@ class Sweep {
   ResultsTable table_;
   SweepOptions o_;
   std::string path_;
-  std::map<int64_t, int> done_;
+  std::vector<SweepRun> plan_;
+  std::map<int64_t, bool> done_;  // by id
+  int lock_fd_ = -1;
   int trained_ = 0, skipped_ = 0;
   double seconds_ = 0;
 };

@@ -1,5 +1,7 @@
 // tests/learner/test_sweep.cpp: command-line values (learner/Cli.h), the results table, the
 // statistics over runs, the resumable sweep and its summary (learner/Sweep.h).
+#include <limits>
+#include <set>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -254,30 +256,46 @@ TEST(SweepStats, SummarizeSweepWritesSummaryCsv) {
 // Sweep
 
 namespace {
-// A fake training run: per epoch {train_loss, valid_loss, fine, coarse, severity, hd@5} from the id.
+// A fake training run: per epoch {train_loss, valid_loss, fine, coarse, severity, hd@5} from the
+// run's place in the sweep.
 std::vector<std::vector<double>> fake_run(const SweepRun& r, int epochs) {
   std::vector<std::vector<double>> v;
   for (int e = 0; e < epochs; ++e)
-    v.push_back({static_cast<double>(r.id), e + 0.5, r.w, 1 - r.w, static_cast<double>(r.seed), 0.25});
+    v.push_back({static_cast<double>(r.index), e + 0.5, r.w, 1 - r.w, static_cast<double>(r.seed), 0.25});
   return v;
+}
+
+std::vector<int64_t> trained_indices(const SweepOptions& o, int epochs) {
+  std::vector<int64_t> out;
+  Sweep s(sweep_table(), o);
+  s.run([&](const SweepRun& r) {
+    out.push_back(r.index);
+    return fake_run(r, epochs);
+  });
+  return out;
 }
 }  // namespace
 
 TEST(Sweep, RunsTheGridAndWritesRowsInTableOrder) {
   TempDir d;
-  std::vector<int64_t> ids;
+  std::vector<SweepRun> runs;
   testing::internal::CaptureStdout();
-  Sweep s(sweep_table(), {{0, 0.5}, 2, 2, 100, false, d.path});
+  Sweep s(sweep_table(), {{0, 0.5}, 2, 2, 100, false, d.path, "lr=1"});
   s.run([&](const SweepRun& r) {
-    ids.push_back(r.id);
-    EXPECT_EQ(r.seed, 100u + static_cast<uint64_t>(r.id));
+    runs.push_back(r);
+    EXPECT_EQ(r.seed, 100u + static_cast<uint64_t>(r.index));
+    EXPECT_GT(r.id, 0);
+    EXPECT_LT(r.id, int64_t{1} << 52);  // exact in a double
     EXPECT_EQ(r.checkpoint, d.path + "/run_" + std::to_string(r.id) + ".ckpt.safetensors");
     write_all(r.checkpoint, "ckpt");  // removed by the sweep once the rows are written
     return fake_run(r, 2);
   });
   const std::string printed = testing::internal::GetCapturedStdout();
-  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2, 3, 4}));
-  EXPECT_NE(printed.find("\n=== w = 0.5, run 2/2 (id 4) ===\n"), std::string::npos) << printed;
+  ASSERT_EQ(runs.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(runs[size_t(i)].index, i + 1);
+  EXPECT_EQ(std::set<int64_t>({runs[0].id, runs[1].id, runs[2].id, runs[3].id}).size(), 4u);
+  EXPECT_NE(printed.find("\n=== w = 0.5, run 2/2 (id " + std::to_string(runs[3].id) + ") ===\n"), std::string::npos)
+      << printed;
   EXPECT_EQ(s.trained(), 4);
   EXPECT_EQ(s.skipped(), 0);
   const std::string csv = read_all(s.results_path());
@@ -286,49 +304,100 @@ TEST(Sweep, RunsTheGridAndWritesRowsInTableOrder) {
   std::string header, first, second;
   std::getline(lines, header), std::getline(lines, first), std::getline(lines, second);
   EXPECT_EQ(header, sweep_table().header());
-  EXPECT_EQ(first, "0,1,0.5,0,1,0,1,101,0.25");
-  EXPECT_EQ(second, "1,1,1.5,0,1,0,1,101,0.25");
+  EXPECT_EQ(first, "0,1,0.5,0,1,0," + std::to_string(runs[0].id) + ",101,0.25");
+  EXPECT_EQ(second, "1,1,1.5,0,1,0," + std::to_string(runs[0].id) + ",101,0.25");
   EXPECT_EQ(s.results().rows().size(), 8u);
-  for (int64_t id = 1; id <= 4; ++id) EXPECT_FALSE(fs::exists(d.path + "/run_" + std::to_string(id) + ".ckpt.safetensors"));
+  for (const SweepRun& r : runs) EXPECT_FALSE(fs::exists(r.checkpoint));
 }
 
 TEST(Sweep, ResumesSkippingFinishedRunsAndRerunsPartialOnes) {
   TempDir d;
+  const SweepOptions o{{0, 1}, 2, 2, 0, false, d.path, ""};
   testing::internal::CaptureStdout();
-  Sweep first(sweep_table(), {{0, 1}, 2, 2, 0, false, d.path});
-  first.run([](const SweepRun& r) { return fake_run(r, 2); });
-  const std::string full = read_all(first.results_path());
+  EXPECT_EQ(trained_indices(o, 2), (std::vector<int64_t>{1, 2, 3, 4}));
+  const std::string full = read_all(d.path + "/results.csv");
   // Again: nothing to do, the file stays as it was.
-  Sweep again(sweep_table(), {{0, 1}, 2, 2, 0, false, d.path});
-  again.run([](const SweepRun&) -> std::vector<std::vector<double>> {
-    ADD_FAILURE() << "a finished run was trained again";
-    return {};
-  });
-  EXPECT_EQ(again.skipped(), 4);
-  EXPECT_EQ(again.trained(), 0);
-  EXPECT_EQ(read_all(again.results_path()), full);
-  // Drop the last row (id 4, epoch 1): id 4 runs again, and the file ends up the same.
-  write_all(first.results_path(), full.substr(0, full.rfind('\n', full.size() - 2) + 1));
-  std::vector<int64_t> rerun;
-  Sweep partial(sweep_table(), {{0, 1}, 2, 2, 0, false, d.path});
-  partial.run([&](const SweepRun& r) {
-    rerun.push_back(r.id);
-    return fake_run(r, 2);
-  });
-  EXPECT_EQ(rerun, (std::vector<int64_t>{4}));
-  EXPECT_EQ(read_all(partial.results_path()), full);
+  EXPECT_EQ(trained_indices(o, 2), std::vector<int64_t>{});
+  EXPECT_EQ(read_all(d.path + "/results.csv"), full);
+  // Drop the last row (run 4, epoch 1): run 4 runs again, and the file ends up the same.
+  write_all(d.path + "/results.csv", full.substr(0, full.rfind('\n', full.size() - 2) + 1));
+  EXPECT_EQ(trained_indices(o, 2), (std::vector<int64_t>{4}));
+  EXPECT_EQ(read_all(d.path + "/results.csv"), full);
   // restart: every run again.
-  Sweep restart(sweep_table(), {{0, 1}, 2, 2, 0, true, d.path});
-  restart.run([](const SweepRun& r) { return fake_run(r, 2); });
+  SweepOptions r = o;
+  r.restart = true;
+  EXPECT_EQ(trained_indices(r, 2), (std::vector<int64_t>{1, 2, 3, 4}));
   testing::internal::GetCapturedStdout();
-  EXPECT_EQ(restart.trained(), 4);
-  EXPECT_EQ(read_all(restart.results_path()), full);
+  EXPECT_EQ(read_all(d.path + "/results.csv"), full);
+}
+
+// Resumable work is keyed by its configuration: another command into the same folder trains its
+// own runs, and leaves the others' rows alone.
+TEST(Sweep, RunsAreKeyedByTheirConfiguration) {
+  TempDir d;
+  testing::internal::CaptureStdout();
+  const SweepOptions a{{0, 1}, 1, 2, 0, false, d.path, "lr=0.1"};
+  EXPECT_EQ(trained_indices(a, 2).size(), 2u);
+  // Another grid: w = 0 is the same run (same place, seed, settings), w = 0.5 is new.
+  SweepOptions grid = a;
+  grid.grid = {0, 0.5};
+  EXPECT_EQ(trained_indices(grid, 2), (std::vector<int64_t>{2}));
+  // Another lr or another epoch count: every run is new, and nothing is deleted.
+  SweepOptions lr = a;
+  lr.config = "lr=0.2";
+  EXPECT_EQ(trained_indices(lr, 2).size(), 2u);
+  SweepOptions epochs = a;
+  epochs.epochs = 3;
+  EXPECT_EQ(trained_indices(epochs, 3).size(), 2u);
+  ResultsTable all = sweep_table();
+  all.read(d.path + "/results.csv");
+  EXPECT_EQ(all.rows().size(), 2u * 2 + 1 * 2 + 2 * 2 + 2 * 3);
+  {
+    Sweep s(sweep_table(), a);  // its own rows only
+    EXPECT_EQ(s.results().rows().size(), 4u);
+    EXPECT_EQ(s.skipped() + s.trained(), 0);
+  }
+  // A checkpoint is named by its run's id: another configuration's is never resumed.
+  std::set<std::string> checkpoints;
+  for (const SweepOptions& o : {a, lr, epochs}) {
+    Sweep s(sweep_table(), o);
+    s.run([&](const SweepRun& r) {
+      checkpoints.insert(r.checkpoint);
+      return fake_run(r, o.epochs);
+    });
+  }
+  EXPECT_TRUE(checkpoints.empty());  // all done
+  testing::internal::GetCapturedStdout();
+}
+
+TEST(Sweep, ARunWithANonFiniteLossIsNotDone) {
+  TempDir d;
+  testing::internal::CaptureStdout();
+  const SweepOptions o{{0, 1}, 1, 1, 0, false, d.path, ""};
+  {
+    Sweep s(sweep_table(), o);
+    s.run([](const SweepRun& r) {
+      std::vector<std::vector<double>> v = fake_run(r, 1);
+      if (r.index == 2) v[0][0] = std::numeric_limits<double>::quiet_NaN();  // train_loss
+      return v;
+    });
+  }
+  EXPECT_EQ(trained_indices(o, 1), (std::vector<int64_t>{2}));
+  testing::internal::GetCapturedStdout();
+}
+
+TEST(Sweep, ASecondSweepIntoTheSameFolderIsRefused) {
+  TempDir d;
+  const SweepOptions o{{0}, 1, 1, 0, false, d.path, ""};
+  Sweep first(sweep_table(), o);
+  EXPECT_NE(error_of([&] { Sweep second(sweep_table(), o); }).find("Sweep: another sweep is writing to " + d.path),
+            std::string::npos);
 }
 
 TEST(Sweep, RefusesAnotherProgramsResults) {
   TempDir d;
   write_all(d.path + "/results.csv", "a,b,c\n");
-  EXPECT_NE(error_of([&] { Sweep s(sweep_table(), {{0}, 1, 1, 0, false, d.path}); }).find("not a results file"),
+  EXPECT_NE(error_of([&] { Sweep s(sweep_table(), {{0}, 1, 1, 0, false, d.path, ""}); }).find("not a results file"),
             std::string::npos);
   EXPECT_EQ(read_all(d.path + "/results.csv"), "a,b,c\n");
 }
@@ -336,7 +405,7 @@ TEST(Sweep, RefusesAnotherProgramsResults) {
 TEST(Sweep, TooFewValuesPerEpochIsAnError) {
   TempDir d;
   testing::internal::CaptureStdout();
-  Sweep s(sweep_table(), {{0}, 1, 1, 0, false, d.path});
+  Sweep s(sweep_table(), {{0}, 1, 1, 0, false, d.path, ""});
   const std::string e = error_of([&] { s.run([](const SweepRun&) { return std::vector<std::vector<double>>{{1, 2}}; }); });
   testing::internal::GetCapturedStdout();
   EXPECT_NE(e.find("has 2 values"), std::string::npos) << e;
