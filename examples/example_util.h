@@ -20,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -46,6 +47,26 @@ inline const CLI::Validator kFinite(
       return learner::parse_number(s, v) ? std::string() : "'" + s + "' is not a finite number";
     },
     "FINITE");
+
+// The settings of this command that change what it trains, for Learner::config: every flag as
+// given (or its default), less those that only say where or how fast ("--out", "--threads", ...).
+inline std::string run_config(const CLI::App& app,
+                              const std::vector<std::string>& ignore = {"--help", "--out", "--csv", "--checkpoint",
+                                                                        "--resume", "--threads", "--device",
+                                                                        "--strict", "--restart"}) {
+  std::string out = app.get_name();
+  for (const CLI::Option* o : app.get_options()) {
+    const std::string name = o->get_name();
+    if (name.empty() || std::find(ignore.begin(), ignore.end(), name) != ignore.end()) continue;
+    std::string value = o->get_default_str();
+    if (o->count() > 0) {
+      value.clear();
+      for (const std::string& r : o->results()) value += (value.empty() ? "" : ",") + r;
+    }
+    out += " " + name + "=" + value;
+  }
+  return out;
+}
 
 // --threads and --device.
 inline void add_device_flags(CLI::App& app, int& threads, std::string& device) {

@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
       learner::Learner learn({train, valid, kClasses}, fashion_cnn(), loss, learner::fastai_adam(), metrics);
       if (dev != Device::cpu()) learn.to(dev);
       // The run in progress is checkpointed every epoch and resumed after a kill or Ctrl-C.
+      learn.config = config.str() + " w=" + std::to_string(r.w) + " seed=" + std::to_string(r.seed);
       if (learn.checkpoint_to(r.checkpoint, !restart))
         std::cout << "resuming run " << r.id << " from " << r.checkpoint << "\n";
       learn.fit_one_cycle(epochs, lr);

@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
     if (dev != Device::cpu()) learn.to(dev);
 
     std::cout << "\n=== training the heads" << (holdout >= 0 ? " (without " + holdout_name + ")" : "") << " ===\n";
+    learn.config = run_config(app);  // a checkpoint of other settings is refused, not mixed in
     if (!checkpoint.empty() && learn.checkpoint_to(checkpoint)) std::cout << "resuming from " << checkpoint << "\n";
     learn.fit(epochs, lr);
     {

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
     learner::Metric acc{"batch_accuracy", learner::batch_accuracy};
     learner::Learner learn({train, valid, vocab}, model, std::make_shared<MnistL1Loss>(), learner::sgd(), {acc});
     if (dev != Device::cpu()) learn.to(dev);
+    learn.config = run_config(app);  // a checkpoint of other settings is refused, not mixed in
     if (!resume.empty()) learn.resume(resume);
     learner::CallbackList fit_cbs;
     if (!checkpoint.empty()) fit_cbs.push_back(std::make_shared<learner::CheckpointCallback>(checkpoint));

@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
                     learner::hier_distance_metric(tree, 5)};
       auto learn = learner::cnn_learner({train, valid, pets.items.classes}, nn::resnet18, 37, co);
       if (dev != Device::cpu()) learn->to(dev);
+      learn->config = config.str() + " w=" + std::to_string(r.w) + " seed=" + std::to_string(r.seed);
       if (learn->checkpoint_to(r.checkpoint, !restart))
         std::cout << "resuming run " << r.id << " from " << r.checkpoint << "\n";
       learn->fine_tune(epochs, base_lr, freeze_epochs);

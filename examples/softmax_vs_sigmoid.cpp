@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
       if (dev != Device::cpu()) learn->to(dev);
       if (unfreeze) learn->unfreeze();
       const std::string ckpt = checkpoint.empty() ? "" : checkpoint + "." + kind + ".safetensors";
+      learn->config = run_config(app) + " model=" + kind;
       if (!ckpt.empty() && learn->checkpoint_to(ckpt)) std::cout << "resuming from " << ckpt << "\n";
       learn->fit(epochs, lr);
       auto [probs, y] = learn->get_preds();

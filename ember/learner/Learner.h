@@ -160,6 +160,10 @@ class Learner {
   // second signal while the batch finishes kills the process as usual.
   bool handle_signals = true;
   std::string interrupt_path = "ember_interrupted.safetensors";
+  // The program's settings that change the training ("bs=64 lr=1 seed=42"): save_checkpoint
+  // records it, and resume refuses a checkpoint written with other settings, naming both, rather
+  // than mix two runs. Empty: not checked.
+  std::string config;
   // Stops fit on a NaN/Inf training loss (NonFiniteLossError); remove_cb(terminate_on_nan) to go on.
   std::shared_ptr<TerminateOnNaNCallback> terminate_on_nan;
 

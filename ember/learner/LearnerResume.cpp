@@ -2,6 +2,7 @@
 // ResumeCallback; checkpoint_to) and save / load of a model with its optimizer.
 #include "ember/learner/Learner.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -74,6 +75,11 @@ void Learner::save_checkpoint(const std::string& path) {
   all.emplace_back("loop.position", i64_vector({fit, next_epoch, next_batch, in_fit_ ? n_epoch : 0,
                                                 in_fit_ ? train_iter : 0, in_fit_ ? 1 : 0}));
   all.emplace_back("loop.pct_train", f64_vector({in_fit_ ? pct_train : 0.0}));
+  if (!config.empty()) {  // as bytes: the tensors are the file's only payload
+    Tensor text = empty({static_cast<int64_t>(config.size())}, DType::u8);
+    std::copy(config.begin(), config.end(), text.data<uint8_t>());
+    all.emplace_back("config.text", text);
+  }
   RngState rng = rng_state();
   all.emplace_back("rng.state", i64_vector({static_cast<int64_t>(rng.seed), static_cast<int64_t>(rng.offset)}));
   if (in_fit_) {
@@ -115,6 +121,10 @@ void Learner::resume(const std::string& path) {
   auto cb = std::make_shared<ResumeCallback>(path);
   EMBER_CHECK(cb->fit_index() >= fits_started_, "Learner::resume: '", path, "' continues fit call #", cb->fit_index(),
               " but this Learner already started ", fits_started_, " fits; call resume before the first fit");
+  EMBER_CHECK(config.empty() || cb->config() == config, "Learner::resume: '", path, "' was written by a run with ",
+              cb->config().empty() ? std::string("no recorded settings") : "settings '" + clip(cb->config(), 300) + "'",
+              ", but this run has '", clip(config, 300),
+              "'; resuming would mix two runs. Use the same settings, or another checkpoint file");
   for (auto& old : CallbackList(cbs_))
     if (dynamic_cast<ResumeCallback*>(old.get())) remove_cb(old);  // the last resume() wins
   first_fit_ = cb->fit_index();
@@ -146,6 +156,11 @@ ResumeCallback::ResumeCallback(const std::string& path) : Callback("ResumeCallba
   std::vector<int64_t> p = int64s(*pos);
   fit_ = static_cast<int>(p[0]), epoch_ = static_cast<int>(p[1]), batch_ = p[2];
   n_epoch_ = static_cast<int>(p[3]), train_iter_ = p[4], in_fit_ = p[5] != 0;
+  if (const Tensor* text = get("config.text")) {
+    Tensor c = text->cpu().contiguous();
+    EMBER_CHECK(c.dtype() == DType::u8 && c.dim() == 1, "Learner::resume: '", path_, "': config.text is not text");
+    config_.assign(c.data<uint8_t>(), c.data<uint8_t>() + c.numel());
+  }
   const Tensor* pct = get("loop.pct_train");
   pct_train_ = pct ? doubles(*pct).at(0) : 0.0;
   const Tensor* rng = get("rng.state");
@@ -246,7 +261,7 @@ void ResumeCallback::restore_state() {
 namespace {
 // save_checkpoint's entries beyond save()'s model.* and opt.*.
 bool is_resume_key(const std::string& k) {
-  for (const char* p : {"hyper.", "loop.", "rng.", "recorder.", "tracker."})
+  for (const char* p : {"hyper.", "loop.", "rng.", "recorder.", "tracker.", "config."})
     if (k.rfind(p, 0) == 0) return true;
   return false;
 }

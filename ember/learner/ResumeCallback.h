@@ -20,6 +20,7 @@ namespace learner {
 //   recorder.<list>  the Recorder's per-batch and per-epoch lists (absent when empty), and
 //                    recorder.smooth f64 [1] + recorder.smooth_count i64 [1]
 //   tracker.<callback>.<monitor>.best / .wait   a TrackerCallback's best, EarlyStopping's wait
+//   config.text      u8 [n]: Learner::config of the run that wrote it (absent when empty)
 //
 // Learner::resume reads the file into a ResumeCallback and skips the fit calls that had finished
 // before it. In the fit that was running, the callback runs after every other one (order 1000):
@@ -35,6 +36,7 @@ class ResumeCallback : public Callback {
   int fit_index() const { return fit_; }  // the checkpoint's position: fit call, epoch, next batch
   int epoch() const { return epoch_; }
   int64_t batch() const { return batch_; }
+  const std::string& config() const { return config_; }  // the writer's Learner::config
 
   void before_fit() override;
   void before_train() override;
@@ -44,7 +46,7 @@ class ResumeCallback : public Callback {
   void restore_state();  // the model, optimizer, hyper-parameters, history and trackers
   void finish();         // pct_train and the RNG; detaches
 
-  std::string path_;
+  std::string path_, config_;
   std::map<std::string, Tensor> entries_;
   int fit_ = 0, epoch_ = 0, n_epoch_ = 0;
   int64_t batch_ = 0, train_iter_ = 0;

@@ -19,13 +19,15 @@ WeightsFormat detect_weights_format(const std::string& path) {
   f.seekg(0);
   unsigned char head[9] = {0};
   f.read(reinterpret_cast<char*>(head), static_cast<std::streamsize>(std::min<uint64_t>(size, 9)));
-  if (size >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return WeightsFormat::PthZip;
-  if (size >= 2 && head[0] == 0x80) return WeightsFormat::PthLegacy;
+  // Safetensors first: its first byte is the header length's low byte, which may be 0x80 (a
+  // header of 128 + 256k bytes), the same as a pickle's PROTO opcode.
   if (size >= 9) {
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | head[i];
     if (n <= size - 8 && head[8] == '{') return WeightsFormat::Safetensors;
   }
+  if (size >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return WeightsFormat::PthZip;
+  if (size >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5) return WeightsFormat::PthLegacy;  // PROTO 2..5
   return WeightsFormat::Unknown;
 }
 

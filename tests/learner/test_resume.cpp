@@ -244,6 +244,35 @@ TEST(Resume, WrongArgumentsAndPlainSaveAreRefused) {
   std::remove(plain.c_str());
 }
 
+// A checkpoint records the run's settings (Learner::config); resume refuses other settings.
+TEST(Resume, ACheckpointOfOtherSettingsIsRefused) {
+  std::string path = temp_path("resume_config.safetensors");
+  {
+    auto l = make_learner(0);
+    l->config = "bs=16 lr=0.01";
+    l->fit(1, 1e-2);
+    l->save_checkpoint(path);
+  }
+  auto other = make_learner(0);
+  other->config = "bs=32 lr=0.01";
+  try {
+    other->resume(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("written by a run with settings 'bs=16 lr=0.01', but this run has 'bs=32 lr=0.01'"),
+              std::string::npos) << m;
+  }
+  EXPECT_FALSE(other->resuming());
+  auto same = make_learner(0);
+  same->config = "bs=16 lr=0.01";
+  EXPECT_NO_THROW(same->resume(path));
+  auto unchecked = make_learner(0);  // no settings given: not checked
+  EXPECT_NO_THROW(unchecked->resume(path));
+  EXPECT_NO_THROW(make_learner(1)->load(path));  // load reads the weights only
+  std::remove(path.c_str());
+}
+
 TEST(TerminateOnNaN, StopsWithEpochBatchLossAndLr) {
   DetectAnomalyGuard off(false);  // under EMBER_DETECT_ANOMALY=1 the forward check would fire first
   manual_seed(3);

@@ -30,3 +30,10 @@ cut -d, -f1-4 straight.csv > a.csv
 cut -d, -f1-4 resumed.csv > b.csv
 diff a.csv b.csv || { echo "resumed training differs from the straight run"; exit 1; }
 echo "resume ok: identical results table"
+# Another batch size: the checkpoint is refused, naming both settings, rather than mixed in.
+if "$bin" --data "$data" --epochs 3 --bs 32 --resume ck.safetensors --out o4 > other.log 2>&1; then
+  echo "a checkpoint of --bs 64 was resumed with --bs 32"; exit 1
+fi
+grep -q "resuming would mix two runs" other.log || { echo "no clear refusal:"; cat other.log; exit 1; }
+grep -q -- "--bs=32" other.log || { echo "the refusal does not name the settings:"; cat other.log; exit 1; }
+echo "resume with other settings refused"

@@ -293,6 +293,16 @@ TEST(PthFixtures, FormatIsDetectedByContent) {
   EXPECT_EQ(detect_weights_format(fixture("tiny_legacy.pth")), WeightsFormat::PthLegacy);
   EXPECT_EQ(detect_weights_format(fixture("tiny.safetensors")), WeightsFormat::Safetensors);
   EXPECT_EQ(detect_weights_format(fixture("weights_expected.json")), WeightsFormat::Unknown);
+  // A safetensors header of 128 + 256k bytes starts with 0x80, like a pickle: still safetensors.
+  std::string header = R"({"__metadata__":{"pad":")";
+  header += std::string(0x780 - header.size() - 3, 'x') + "\"}}";
+  ASSERT_EQ(header.size(), 0x780u);
+  const std::string path = temp_path("x80.safetensors");
+  write_file(path, safetensors_file(header, 0));
+  EXPECT_EQ(static_cast<unsigned char>(read_file(path)[0]), 0x80);
+  EXPECT_EQ(detect_weights_format(path), WeightsFormat::Safetensors);
+  EXPECT_EQ(load_weights_file(path).size(), 0u);
+  std::remove(path.c_str());
   std::string m = error_of([&] { load_weights_file(fixture("weights_expected.json")); });
   EXPECT_NE(m.find("weights_expected.json' is neither safetensors nor a torch.save .pth file"), std::string::npos);
 }
