@@ -71,6 +71,17 @@ std::string read_text(std::FILE* f) {
   return s;
 }
 
+// ImageCache::open with quiet() options and its log captured: the cache and what it said.
+std::pair<std::shared_ptr<ImageCache>, std::string> open_logged(const std::string& path, const LabelledFiles& files) {
+  std::FILE* log = std::tmpfile();
+  ImageCacheOptions o = quiet();
+  o.log = log;
+  auto cache = ImageCache::open(path, files, o);
+  std::string text = read_text(log);
+  std::fclose(log);
+  return {cache, text};
+}
+
 size_t count_of(const std::string& s, const std::string& what) {
   size_t n = 0;
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
@@ -142,12 +153,7 @@ TEST(ImageCache, CorruptFileSkippedWithOneWarningOrStrictError) {
                {"ImageCache::open", "strict", "boxer_7.jpg", "Bengal_8.jpg", "2 of 8"});
   EXPECT_FALSE(fs::exists(f.cache)) << "strict mode writes no cache";
 
-  std::FILE* log = std::tmpfile();
-  ImageCacheOptions o = quiet();
-  o.log = log;
-  auto c = ImageCache::open(f.cache, files, o);
-  std::string text = read_text(log);
-  std::fclose(log);
+  auto [c, text] = open_logged(f.cache, files);
   EXPECT_EQ(c->size(), 6);
   EXPECT_EQ(c->skipped().size(), 2u);
   EXPECT_EQ(count_of(text, "warning"), 1u) << text;
@@ -192,12 +198,7 @@ TEST(ImageCache, DamagedCacheFilesAreRebuilt) {
 
   bytes.resize(bytes.size() / 2);  // truncated
   ember_test::write_bytes(f.cache, bytes);
-  std::FILE* log = std::tmpfile();
-  ImageCacheOptions o = quiet();
-  o.log = log;
-  auto c = ImageCache::open(f.cache, files, o);
-  std::string text = read_text(log);
-  std::fclose(log);
+  auto [c, text] = open_logged(f.cache, files);
   EXPECT_TRUE(c->built());
   EXPECT_EQ(c->size(), 6);
   EXPECT_NE(text.find("truncated"), std::string::npos) << text;
@@ -229,12 +230,7 @@ TEST(ImageCache, DamagedCacheFilesAreRebuilt) {
     bytes = good;
     std::copy(d.bytes.begin(), d.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(d.at));
     ember_test::write_bytes(f.cache, bytes);
-    std::FILE* l = std::tmpfile();
-    ImageCacheOptions lo = quiet();
-    lo.log = l;
-    auto rebuilt = ImageCache::open(f.cache, files, lo);
-    std::string said = read_text(l);
-    std::fclose(l);
+    auto [rebuilt, said] = open_logged(f.cache, files);
     EXPECT_TRUE(rebuilt->built()) << d.why;
     EXPECT_NE(said.find(f.cache + ": " + d.why), std::string::npos) << d.why << " / " << said;
     for (int64_t i = 0; i < rebuilt->size(); ++i)
