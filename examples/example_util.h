@@ -48,16 +48,22 @@ inline const CLI::Validator kFinite(
     },
     "FINITE");
 
-// The settings of this command that change what it trains, for Learner::config: every flag as
-// given (or its default), less those that only say where or how fast ("--out", "--threads", ...).
-inline std::string run_config(const CLI::App& app,
-                              const std::vector<std::string>& ignore = {"--help", "--out", "--csv", "--checkpoint",
-                                                                        "--resume", "--threads", "--device",
-                                                                        "--strict", "--restart"}) {
+// The settings of this command that change what it trains, for Learner::config and
+// SweepOptions::config: every flag as given (or its default), less those that only say where or
+// how fast ("--out", "--threads", ...) and those named in `also_ignore` (a sweep's own --w, --runs,
+// --seed and --epochs, which key each run already).
+inline std::string run_config(const CLI::App& app, const std::vector<std::string>& also_ignore = {}) {
+  static const std::vector<std::string> kWhereAndHowFast = {"--help",    "--out",     "--csv",    "--checkpoint",
+                                                            "--resume",  "--threads", "--device", "--strict",
+                                                            "--restart"};
+  auto ignored = [&](const std::string& name) {
+    return std::find(kWhereAndHowFast.begin(), kWhereAndHowFast.end(), name) != kWhereAndHowFast.end() ||
+           std::find(also_ignore.begin(), also_ignore.end(), name) != also_ignore.end();
+  };
   std::string out = app.get_name();
   for (const CLI::Option* o : app.get_options()) {
     const std::string name = o->get_name();
-    if (name.empty() || std::find(ignore.begin(), ignore.end(), name) != ignore.end()) continue;
+    if (name.empty() || ignored(name)) continue;
     std::string value = o->get_default_str();
     if (o->count() > 0) {
       value.clear();

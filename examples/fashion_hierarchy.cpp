@@ -34,7 +34,6 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "ember/datasets/Mnist.h"
 #include "ember/ember.h"
@@ -158,11 +157,10 @@ int main(int argc, char** argv) {
     learner::ensure_dir(out);
 
     // --- the sweep: every w of the grid, --runs times; the runs already in --out are skipped ----
-    // What else changes a run's result: part of every run's id (see pets_hierarchy).
-    std::ostringstream config;
-    config << std::setprecision(17) << "fashion_hierarchy data=" << dir << " lr=" << lr << " bs=" << bs
-           << " limit=" << limit;
-    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out, config.str()});
+    // Every other flag is part of each run's id, so that another command into the same --out never
+    // takes these rows (or checkpoints) for its own.
+    const std::string config = run_config(app, {"--w", "--runs", "--seed", "--epochs"});
+    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out, config});
     sweep.run([&](const learner::SweepRun& r) {
       const uint64_t run_seed = r.seed;
       manual_seed(run_seed);
@@ -177,7 +175,7 @@ int main(int argc, char** argv) {
       learner::Learner learn({train, valid, kClasses}, fashion_cnn(), loss, learner::fastai_adam(), metrics);
       if (dev != Device::cpu()) learn.to(dev);
       // The run in progress is checkpointed every epoch and resumed after a kill or Ctrl-C.
-      learn.config = config.str() + " w=" + std::to_string(r.w) + " seed=" + std::to_string(r.seed);
+      learn.config = config + " w=" + std::to_string(r.w) + " seed=" + std::to_string(r.seed);
       if (learn.checkpoint_to(r.checkpoint, !restart))
         std::cout << "resuming run " << r.id << " from " << r.checkpoint << "\n";
       learn.fit_one_cycle(epochs, lr);

@@ -25,7 +25,6 @@
 
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "ember/ember.h"
 #include "example_util.h"
@@ -83,12 +82,10 @@ int main(int argc, char** argv) {
         pets.items.classes, [](const std::string& c) { return pets_species(c) == 0 ? "cat" : "dog"; });
 
     // --- the sweep: every w of the grid, --runs times; the runs already in --out are skipped ----
-    // What else changes a run's result: part of every run's id, so that another command into the
-    // same --out never takes these rows (or checkpoints) for its own.
-    std::ostringstream config;
-    config << std::setprecision(17) << "pets_hierarchy data=" << pets.images_dir << " freeze_epochs=" << freeze_epochs
-           << " base_lr=" << base_lr << " bs=" << flags.bs << " size=" << flags.size << " weights=" << flags.weights;
-    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out, config.str()});
+    // Every other flag is part of each run's id, so that another command into the same --out never
+    // takes these rows (or checkpoints) for its own.
+    const std::string config = run_config(app, {"--w", "--runs", "--seed", "--epochs"});
+    learner::Sweep sweep(results_table(), {grid, runs, epochs, seed, restart, out, config});
     sweep.run([&](const learner::SweepRun& r) {
       const uint64_t run_seed = r.seed;
       manual_seed(run_seed);
@@ -103,7 +100,7 @@ int main(int argc, char** argv) {
                     learner::hier_distance_metric(tree, 5)};
       auto learn = learner::cnn_learner({train, valid, pets.items.classes}, nn::resnet18, 37, co);
       if (dev != Device::cpu()) learn->to(dev);
-      learn->config = config.str() + " w=" + std::to_string(r.w) + " seed=" + std::to_string(r.seed);
+      learn->config = config + " w=" + std::to_string(r.w) + " seed=" + std::to_string(r.seed);
       if (learn->checkpoint_to(r.checkpoint, !restart))
         std::cout << "resuming run " << r.id << " from " << r.checkpoint << "\n";
       learn->fine_tune(epochs, base_lr, freeze_epochs);

@@ -29,6 +29,33 @@ std::vector<int64_t> int64s(const Tensor& t) {
 }
 std::ostream& learner_log(const Learner& l) { return l.recorder->out ? *l.recorder->out : std::cout; }
 
+// The file layout save() and save_checkpoint() share: the model's state under "model.", the
+// optimizer's (when given) under "opt.".
+NamedTensors model_and_opt_state(const nn::Module& model, const optim::Optimizer* opt) {
+  NamedTensors all;
+  for (auto& [k, t] : model.state_dict()) all.emplace_back("model." + k, t);
+  if (opt != nullptr)
+    for (auto& [k, t] : opt->state_dict()) all.emplace_back("opt." + k, t);
+  return all;
+}
+
+// And back: the model.* and opt.* entries with their prefixes cut; `other` gets every other key.
+struct ModelAndOptState {
+  nn::StateDict model;
+  NamedTensors opt;
+  std::vector<std::string> other;
+};
+template <class Entries>
+ModelAndOptState split_model_and_opt(const Entries& entries) {
+  ModelAndOptState s;
+  for (auto& [k, t] : entries) {
+    if (k.rfind("model.", 0) == 0) s.model.emplace_back(k.substr(6), t);
+    else if (k.rfind("opt.", 0) == 0) s.opt.emplace_back(k.substr(4), t);
+    else s.other.push_back(k);
+  }
+  return s;
+}
+
 }  // namespace
 
 // The loop position follows from the event being run: inside a training batch, that batch counts
@@ -60,9 +87,7 @@ std::pair<int, int64_t> Learner::checkpoint_position() const {
 
 void Learner::save_checkpoint(const std::string& path) {
   if (!opt) create_opt();
-  NamedTensors all;
-  for (auto& [k, t] : model->state_dict()) all.emplace_back("model." + k, t);
-  for (auto& [k, t] : opt->state_dict()) all.emplace_back("opt." + k, t);
+  NamedTensors all = model_and_opt_state(*model, opt.get());
   for (size_t g = 0; g < opt->groups().size(); ++g) {
     const optim::Hyper& h = opt->groups()[g].hyper;
     all.emplace_back("hyper." + std::to_string(g),
@@ -201,15 +226,10 @@ void ResumeCallback::finish() {
 void ResumeCallback::restore_state() {
   Learner& l = learn();
   auto fail = [&](const std::string& what) { EMBER_FAIL("Learner::resume: '", path_, "': ", what); };
-  nn::StateDict msd;
-  NamedTensors osd;
-  for (auto& [k, t] : entries_) {
-    if (k.rfind("model.", 0) == 0) msd.emplace_back(k.substr(6), t);
-    else if (k.rfind("opt.", 0) == 0) osd.emplace_back(k.substr(4), t);
-  }
+  const ModelAndOptState state = split_model_and_opt(entries_);
   try {
-    l.model->load_state_dict(msd, true);
-    l.opt->load_state_dict(osd);
+    l.model->load_state_dict(state.model, true);
+    l.opt->load_state_dict(state.opt);
   } catch (const Error& e) {
     fail(e.what());
   }
@@ -268,32 +288,22 @@ bool is_resume_key(const std::string& k) {
 }  // namespace
 
 void Learner::save(const std::string& path, bool with_opt) {
-  NamedTensors all;
-  for (auto& [k, t] : model->state_dict()) all.emplace_back("model." + k, t);
-  if (with_opt && opt)
-    for (auto& [k, t] : opt->state_dict()) all.emplace_back("opt." + k, t);
-  save_tensors(path, all);
+  save_tensors(path, model_and_opt_state(*model, with_opt ? opt.get() : nullptr));
 }
 
 void Learner::load(const std::string& path, bool with_opt, bool strict) {
-  NamedTensors all = load_tensors(path);
-  nn::StateDict msd;
-  NamedTensors osd;
-  for (auto& [k, t] : all) {
-    if (k.rfind("model.", 0) == 0) msd.emplace_back(k.substr(6), t);
-    else if (k.rfind("opt.", 0) == 0) osd.emplace_back(k.substr(4), t);
-    else if (is_resume_key(k)) continue;  // the rest of a save_checkpoint file: only resume() reads it
-    else EMBER_FAIL("Learner::load: '", path, "': unknown entry '", k, "' (expected model.* or opt.*)");
-  }
+  const ModelAndOptState state = split_model_and_opt(load_tensors(path));
+  for (const std::string& k : state.other)  // the rest of a save_checkpoint file: only resume() reads it
+    EMBER_CHECK(is_resume_key(k), "Learner::load: '", path, "': unknown entry '", k, "' (expected model.* or opt.*)");
   try {
-    model->load_state_dict(msd, strict);
+    model->load_state_dict(state.model, strict);
   } catch (const Error& e) {
     EMBER_FAIL("Learner::load: '", path, "': ", e.what());
   }
-  if (with_opt && !osd.empty()) {
+  if (with_opt && !state.opt.empty()) {
     if (!opt) create_opt();
     try {
-      opt->load_state_dict(osd);
+      opt->load_state_dict(state.opt);
     } catch (const Error& e) {
       EMBER_FAIL("Learner::load: '", path, "': ", e.what());
     }

@@ -237,7 +237,7 @@ Sweep::Sweep(ResultsTable table, SweepOptions options)
     : table_(std::move(table)), o_(std::move(options)), path_(o_.out + "/results.csv") {
   EMBER_CHECK(o_.runs >= 1 && o_.epochs >= 1, "Sweep: runs (", o_.runs, ") and epochs (", o_.epochs,
               ") must be at least 1");
-  lock_fd_ = lock_folder(o_.out);
+  lock_.fd = lock_folder(o_.out);
   if (o_.restart) table_.clear();
   else table_.read(path_);
   for (size_t wi = 0; wi < o_.grid.size(); ++wi)
@@ -273,8 +273,8 @@ Sweep::Sweep(ResultsTable table, SweepOptions options)
   if (!redo.empty()) table_.erase_keys(redo);
 }
 
-Sweep::~Sweep() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+Sweep::FolderLock::~FolderLock() {
+  if (fd >= 0) ::close(fd);  // releases the lock
 }
 
 ResultsTable Sweep::results() const {

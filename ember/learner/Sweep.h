@@ -137,7 +137,6 @@ class Sweep {
   // Locks `out`, reads <out>/results.csv (unless restart) and drops the rows of this sweep's runs
   // that are not done (partial or non-finite); other configurations' rows are kept as they are.
   Sweep(ResultsTable table, SweepOptions options);
-  ~Sweep();
   Sweep(const Sweep&) = delete;
   Sweep& operator=(const Sweep&) = delete;
 
@@ -160,7 +159,16 @@ class Sweep {
   std::string path_;
   std::vector<SweepRun> plan_;
   std::map<int64_t, bool> done_;  // by id
-  int lock_fd_ = -1;
+  // The exclusive lock on <out>/.sweep.lock: a member, so that it is released when the Sweep goes
+  // and also when its constructor throws after taking it.
+  struct FolderLock {
+    int fd = -1;
+    FolderLock() = default;
+    FolderLock(const FolderLock&) = delete;
+    FolderLock& operator=(const FolderLock&) = delete;
+    ~FolderLock();
+  };
+  FolderLock lock_;
   int trained_ = 0, skipped_ = 0;
   double seconds_ = 0;
 };

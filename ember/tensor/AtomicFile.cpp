@@ -18,10 +18,7 @@ namespace {
 std::string host_name() {
   char buf[256] = {0};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "host";
-  std::string h(buf);
-  for (char& c : h)
-    if (c == '/' || c == '.') c = '_';
-  return h;
+  return buf;
 }
 
 // "<path>.tmp-<host>-": the prefix of every temporary file of `path` written on this machine.

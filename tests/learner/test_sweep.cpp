@@ -402,6 +402,15 @@ TEST(Sweep, RefusesAnotherProgramsResults) {
   EXPECT_EQ(read_all(d.path + "/results.csv"), "a,b,c\n");
 }
 
+TEST(Sweep, ARefusedSweepReleasesItsLock) {
+  TempDir d;
+  write_all(d.path + "/results.csv", "a,b,c\n");
+  EXPECT_NE(error_of([&] { Sweep s(sweep_table(), {{0}, 1, 1, 0, false, d.path, ""}); }).find("not a results file"),
+            std::string::npos);
+  std::remove((d.path + "/results.csv").c_str());
+  EXPECT_NO_THROW(Sweep(sweep_table(), {{0}, 1, 1, 0, false, d.path, ""}));
+}
+
 TEST(Sweep, TooFewValuesPerEpochIsAnError) {
   TempDir d;
   testing::internal::CaptureStdout();
