@@ -13,7 +13,12 @@
 //                       SGD lr 1, bs 64) over 60,000 rows already on the GPU            ms
 //   resnet18_train_bs64_56, resnet18_train_bs64_224
 //                       ResNet-18 train step (forward, cross-entropy, backward, Adam step,
-//                       zero_grad), median of the timed steps                           ms
+//                       zero_grad), median of the timed steps, f32 convolutions without
+//                       TF32                                                            ms
+//   ..._224_tf32        the same with TF32 convolutions (the default of both), and its
+//                       forward/backward/optimizer split (_fwd, _bwd, _opt)            ms
+//   ..._224_tf32_bench  with cudnn benchmarking (Ember: conv_benchmark, deterministic
+//                       algorithms; _bench_nondet: any algorithm)                      ms
 // Each time is taken after warm-up, between two device synchronisations.
 #include <cuda_runtime.h>
 
@@ -115,7 +120,17 @@ void mnist_epoch(int epochs) {
   report("mnist_epoch", time_ms(epoch, epochs, 1), "ms");
 }
 
-void resnet_step(int64_t size, int steps) {
+// The settings of one ResNet-18 measurement (cuda/Cuda.h); PyTorch's twin in bench/torch_gpu.py.
+cuda::Settings conv_settings(bool tf32, bool benchmark, bool deterministic) {
+  cuda::Settings s;
+  s.tf32_conv = tf32, s.conv_benchmark = benchmark, s.deterministic = deterministic;
+  return s;
+}
+
+// The median train step; with split, also the forward (with the loss), the backward and the
+// optimizer step, each between synchronisations (name_fwd, name_bwd, name_opt).
+void resnet_step(const std::string& name, int64_t size, const cuda::Settings& set, int steps, bool split = false) {
+  cuda::set_settings(set);
   manual_seed(0);
   auto net = nn::resnet18(37);
   net->to(kDev);
@@ -132,7 +147,37 @@ void resnet_step(int64_t size, int steps) {
     opt.step();
     opt.zero_grad();
   }, steps, 3);
-  report(size == 56 ? "resnet18_train_bs64_56" : "resnet18_train_bs64_224", ms, "ms");
+  report(name.c_str(), ms, "ms");
+  if (!split) return;
+  std::vector<double> fwd, bwd, step;
+  for (int i = 0; i < steps; ++i) {
+    cuda::synchronize();
+    const double t0 = now_ms();
+    Tensor loss = cross_entropy(net->forward(x), y);
+    cuda::synchronize();
+    const double t1 = now_ms();
+    loss.backward();
+    cuda::synchronize();
+    const double t2 = now_ms();
+    opt.step();
+    opt.zero_grad();
+    cuda::synchronize();
+    fwd.push_back(t1 - t0), bwd.push_back(t2 - t1), step.push_back(now_ms() - t2);
+  }
+  for (auto* v : {&fwd, &bwd, &step}) std::sort(v->begin(), v->end());
+  report((name + "_fwd").c_str(), fwd[fwd.size() / 2], "ms");
+  report((name + "_bwd").c_str(), bwd[bwd.size() / 2], "ms");
+  report((name + "_opt").c_str(), step[step.size() / 2], "ms");
+}
+
+void resnet_steps(int steps) {
+  const cuda::Settings start = cuda::settings();
+  resnet_step("resnet18_train_bs64_56", 56, conv_settings(false, false, true), 2 * steps);
+  resnet_step("resnet18_train_bs64_224", 224, conv_settings(false, false, true), steps);
+  resnet_step("resnet18_train_bs64_224_tf32", 224, conv_settings(true, false, true), steps, true);
+  resnet_step("resnet18_train_bs64_224_tf32_bench", 224, conv_settings(true, true, true), steps);
+  resnet_step("resnet18_train_bs64_224_tf32_bench_nondet", 224, conv_settings(true, true, false), steps);
+  cuda::set_settings(start);
 }
 
 }  // namespace
@@ -143,8 +188,7 @@ int main(int argc, char** argv) {
     memory_ops(quick ? 3 : 20);
     matmul_4096(quick ? 3 : 10);
     mnist_epoch(quick ? 1 : 3);
-    resnet_step(56, quick ? 2 : 20);
-    resnet_step(224, quick ? 2 : 10);
+    resnet_steps(quick ? 2 : 10);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gpu: %s\n", e.what());
     return 1;

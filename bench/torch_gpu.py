@@ -16,7 +16,7 @@ import torch.nn as nn
 dev = torch.device("cuda")
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
-torch.backends.cudnn.benchmark = True
+torch.backends.cudnn.benchmark = False  # PyTorch's default; the _bench names turn it on
 
 
 def report(name, value, unit):
@@ -107,9 +107,10 @@ def mnist(epochs):
     report("mnist_epoch_graphs", time_ms(epoch_graphs, epochs, 1), "ms")
 
 
-def resnet(size, steps, tf32=False):
+def resnet(name, size, steps, tf32, benchmark, split=False):
     import torchvision
     torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = benchmark
     torch.manual_seed(0)
     net = torchvision.models.resnet18(num_classes=37).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01, foreach=True)
@@ -123,9 +124,33 @@ def resnet(size, steps, tf32=False):
         opt.step()
         opt.zero_grad(set_to_none=False)
 
-    ms = time_ms(step, steps, 3)
-    report(f"resnet18_train_bs64_{size}" + ("_tf32" if tf32 else ""), ms, "ms")
+    report(name, time_ms(step, steps, 3), "ms")
+    if split:
+        fwd, bwd, st = [], [], []
+        for _ in range(steps):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            loss = nn.functional.cross_entropy(net(x), y)
+            torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            loss.backward()
+            torch.cuda.synchronize()
+            t2 = time.perf_counter()
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+            torch.cuda.synchronize()
+            fwd.append((t1 - t0) * 1e3), bwd.append((t2 - t1) * 1e3), st.append((time.perf_counter() - t2) * 1e3)
+        for suffix, v in (("_fwd", fwd), ("_bwd", bwd), ("_opt", st)):
+            report(name + suffix, sorted(v)[len(v) // 2], "ms")
     torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+
+
+def resnets(steps):
+    resnet("resnet18_train_bs64_56", 56, 2 * steps, False, False)
+    resnet("resnet18_train_bs64_224", 224, steps, False, False)
+    resnet("resnet18_train_bs64_224_tf32", 224, steps, True, False, split=True)
+    resnet("resnet18_train_bs64_224_tf32_bench", 224, steps, True, True)
 
 
 if __name__ == "__main__":
@@ -135,6 +160,4 @@ if __name__ == "__main__":
     memory_ops(3 if quick else 20)
     matmul(3 if quick else 10)
     mnist(1 if quick else 3)
-    resnet(56, 2 if quick else 20)
-    resnet(224, 2 if quick else 10)
-    resnet(224, 2 if quick else 10, tf32=True)
+    resnets(2 if quick else 10)

@@ -4,12 +4,17 @@
 // Convolution uses cuDNN's descriptor API (cudnnConvolutionForward and the two backward
 // calls; marked legacy in cuDNN 9 but supported). Per geometry (device, dtype, sizes) a
 // plan holds the descriptors and, per direction, the algorithms that cuDNN's heuristics
-// (cudnnGet*Algorithm_v7) rank, filtered for parity with the CPU:
-//   - without EMBER_TF32=1, f32 runs with CUDNN_FMA_MATH (no TF32) and the FFT and
-//     Winograd algorithms are left out (they trade accuracy for speed);
-//   - deterministic algorithms come first, then the rest, in cuDNN's order;
+// (cudnnGet*Algorithm_v7) rank, filtered by the settings of cuda/Cuda.h:
+//   - with tf32_conv off, f32 runs with CUDNN_FMA_MATH (no TF32) and the FFT and
+//     Winograd algorithms are left out (they trade accuracy for speed): results then match
+//     the CPU to ~1e-6;
+//   - with deterministic on, deterministic algorithms come first, then the rest, in cuDNN's
+//     order; off, cuDNN's order alone;
+//   - with conv_benchmark on, the first call of each direction times the leading candidates
+//     (the deterministic ones, when deterministic is on) and starts with the fastest;
 //   - the first one that runs is remembered; one cuDNN reports as not supported is
 //     skipped (the next call starts at the one that worked).
+// Plans are kept per settings, so changing them never reuses another setting's choice.
 // The workspace comes from Ember's caching allocator and goes back to it right after the
 // call: everything runs on the legacy default stream, so the next user of the block is
 // ordered after cuDNN's kernels. A batch whose tensors would pass 2^31 elements is run in
@@ -62,11 +67,12 @@ struct ConvPlan {
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   bool ranked[3] = {false, false, false};
+  bool timed[3] = {false, false, false};  // conv_benchmark: the candidates were timed
   std::vector<Candidate> cands[3];
   size_t first[3] = {0, 0, 0};  // the candidate to try first (the one that ran last time)
 };
 
-using PlanKey = std::array<int64_t, 18>;
+using PlanKey = std::array<int64_t, 21>;
 
 // Guards the plan cache and serialises the calls that use a plan (they set its
 // descriptor's math type); the calls only queue work, so this is held briefly.
@@ -83,7 +89,7 @@ cudnnDataType_t dnn_type(DType t) { return t == DType::f64 ? CUDNN_DATA_DOUBLE :
 
 // The math type the descriptor starts with; without TF32, f32 is held to FMA kernels.
 cudnnMathType_t base_math(DType t) {
-  if (t == DType::f32) return tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  if (t == DType::f32) return settings().tf32_conv ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   return CUDNN_DEFAULT_MATH;
 }
 
@@ -93,8 +99,10 @@ int as_int(int64_t v) { return static_cast<int>(v); }
 ConvPlan& plan_for(DType t, const ConvGeom& g, int64_t nb) {
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
+  const Settings set = settings();
   const PlanKey key = {device, static_cast<int64_t>(t), nb,   g.c,  g.h,  g.w,  g.k,  g.kh, g.kw,
-                       g.oh,   g.ow,                    g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups};
+                       g.oh,   g.ow,                    g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups,
+                       set.tf32_conv, set.deterministic, set.conv_benchmark};
   auto& slot = plans()[key];
   if (slot) return *slot;
   auto p = std::make_unique<ConvPlan>();
@@ -146,9 +154,11 @@ constexpr size_t kBigWorkspace = size_t{1} << 30;
 // cuDNN's ranking (perf[0..count)) -> the candidates Ember tries, best first.
 template <class Perf>
 std::vector<Candidate> rank(Dir d, DType t, const Perf* perf, int count, std::initializer_list<int> fallbacks) {
-  const bool fast = tf32_enabled();
+  const Settings set = settings();
+  const bool fast = set.tf32_conv;
   std::vector<Candidate> out;
-  // Four tiers: deterministic + small workspace, nondeterministic + small, then the big ones.
+  // Four tiers: deterministic + small workspace, nondeterministic + small, then the big ones
+  // (without the deterministic setting, determinism does not count).
   for (int tier = 0; tier < 4; ++tier)
     for (int i = 0; i < count; ++i) {
       const Perf& p = perf[i];
@@ -156,7 +166,8 @@ std::vector<Candidate> rank(Dir d, DType t, const Perf* perf, int count, std::in
       const int algo = static_cast<int>(p.algo);
       if (!fast && approximate(d, algo)) continue;
       const bool det = p.determinism == CUDNN_DETERMINISTIC, big = p.memory > kBigWorkspace;
-      if ((tier & 1) != (det ? 0 : 1) || (tier >> 1) != (big ? 1 : 0)) continue;
+      const bool first_tier = det || !set.deterministic;
+      if ((tier & 1) != (first_tier ? 0 : 1) || (tier >> 1) != (big ? 1 : 0)) continue;
       // With TF32 allowed, run with the math type cuDNN ranked; else f32 stays on FMA kernels.
       const cudnnMathType_t math = (fast || t != DType::f32) ? p.mathType : CUDNN_FMA_MATH;
       bool seen = false;
@@ -203,11 +214,52 @@ void rank_plan(cudnnHandle_t h, DType t, ConvPlan& p, Dir d) {
 
 bool not_supported(cudnnStatus_t s) { return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED; }
 
-// plans_mutex() held. Runs direction d with the first candidate cuDNN accepts:
-// ws_size(c, &bytes) and run(c, workspace, bytes) return cuDNN statuses.
+// conv_benchmark: runs each leading candidate twice (the second run timed with events) and
+// makes the fastest the first to try. The leading candidates are the deterministic ones when the
+// deterministic setting is on and one exists, else all. Only for calls that overwrite their
+// output (the runs here write it too). One synchronisation per plan and direction.
 template <class WsSize, class Run>
-void run_plan(cudnnHandle_t h, DType t, ConvPlan& p, Dir d, WsSize&& ws_size, Run&& run) {
+void time_candidates(ConvPlan& p, Dir d, WsSize&& ws_size, Run&& run) {
+  p.timed[d] = true;
+  const std::vector<Candidate>& cands = p.cands[d];
+  bool any_det = false;
+  for (const Candidate& c : cands) any_det = any_det || c.deterministic;
+  const bool only_det = settings().deterministic && any_det;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  float best = -1;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (only_det && !cands[i].deterministic) continue;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, cands[i].math));
+    size_t bytes = 0;
+    if (ws_size(cands[i], &bytes) != CUDNN_STATUS_SUCCESS) continue;
+    std::unique_ptr<Scratch> ws;
+    try {
+      ws = std::make_unique<Scratch>(bytes);
+    } catch (const Error&) {
+      continue;  // its workspace does not fit
+    }
+    if (run(cands[i], ws->get(), bytes) != CUDNN_STATUS_SUCCESS) continue;  // warm-up
+    CUDA_CHECK(cudaEventRecord(start, nullptr));
+    const cudnnStatus_t s = run(cands[i], ws->get(), bytes);
+    CUDA_CHECK(cudaEventRecord(stop, nullptr));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    if (s == CUDNN_STATUS_SUCCESS && (best < 0 || ms < best)) best = ms, p.first[d] = i;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+}
+
+// plans_mutex() held. Runs direction d with the first candidate cuDNN accepts:
+// ws_size(c, &bytes) and run(c, workspace, bytes) return cuDNN statuses. may_time: the call
+// overwrites its output, so conv_benchmark may run candidates into it first.
+template <class WsSize, class Run>
+void run_plan(cudnnHandle_t h, DType t, ConvPlan& p, Dir d, WsSize&& ws_size, Run&& run, bool may_time = true) {
   rank_plan(h, t, p, d);
+  if (may_time && !p.timed[d] && settings().conv_benchmark) time_candidates(p, d, ws_size, run);
   const std::vector<Candidate>& cands = p.cands[d];
   cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
   std::string no_memory;  // the allocator's message when a workspace did not fit
@@ -364,7 +416,8 @@ void CudaBackend::conv2d_backward_weight(const ConvGeom& g, const KView& gyv, co
           return cudnnConvolutionBackwardFilter(h, kScalars.get(t, 1), p.x, xs, p.y, gys, p.conv,
                                                 static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo), ws, bytes,
                                                 beta, p.w, gw);
-        });
+        },
+        n0 == 0);
   }
 }
 

@@ -8,9 +8,9 @@
 // Environment switches read by the backend:
 //   EMBER_CUDA_SYNC=1   synchronise after every kernel, so an asynchronous error
 //                       (an illegal address, say) names the op that caused it
-//   EMBER_TF32=1        let cuBLAS (f32 matmul) and cuDNN (f32 convolution) use TF32
-//                       tensor cores (off by default: results then match the CPU to
-//                       ~1e-6, not ~1e-3)
+// and the starting values of the settings below (Settings):
+//   EMBER_TF32=0|1      TF32 off for both f32 matmul and f32 convolution, or on for both
+//   EMBER_CUDNN_BENCHMARK=1, EMBER_DETERMINISTIC=0
 #pragma once
 
 #include <cstddef>
@@ -30,6 +30,31 @@ struct CudaMemoryStats {
   uint64_t num_device_frees = 0;    // cudaFree calls so far
   uint64_t num_cache_hits = 0;      // allocations served from the cache, no cudaMalloc
 };
+
+// ---------------------------------------------------------------------------
+// Speed against exactness, for the whole process (every device). The defaults are PyTorch's
+// (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+// torch.backends.cudnn.benchmark), except that convolutions keep to deterministic algorithms
+// while one of them can run (PyTorch's default takes whichever cuDNN ranks first).
+struct Settings {
+  // f32 convolutions may use TF32 tensor cores (inputs rounded to 10 mantissa bits: ~1e-3
+  // relative error against the CPU instead of ~1e-6), and then cuDNN's Winograd and FFT
+  // algorithms too. PyTorch's default: on.
+  bool tf32_conv = true;
+  // f32 matmul (cuBLAS) may use TF32 tensor cores. PyTorch's default: off.
+  bool tf32_matmul = false;
+  // The first convolution of each shape times every candidate algorithm and keeps the fastest,
+  // instead of taking cuDNN's heuristic ranking (costs a little time once per shape).
+  bool conv_benchmark = false;
+  // Convolutions use algorithms that cuDNN does not promise to be deterministic (they add with
+  // atomics) only when no deterministic one can run. Off: any algorithm, the fastest first.
+  bool deterministic = true;
+};
+// The settings now; at start the defaults above, changed by EMBER_TF32, EMBER_CUDNN_BENCHMARK
+// and EMBER_DETERMINISTIC. set_settings applies to the calls that follow (cached convolution
+// plans are kept per setting).
+Settings settings();
+void set_settings(const Settings& s);
 
 // Both throw ember::Error when `device` does not exist (like backend_for does).
 CudaMemoryStats memory_stats(int device = 0);

@@ -15,6 +15,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -62,13 +63,30 @@ bool env_on(const char* name) {
   const char* v = std::getenv(name);
   return v && *v && std::string(v) != "0";
 }
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v;
+}
+
+// The settings of cuda/Cuda.h: read on every matmul and convolution, so each is an atomic.
+struct SettingsCell {
+  std::atomic<bool> tf32_conv, tf32_matmul, conv_benchmark, deterministic;
+};
+SettingsCell& settings_cell() {
+  static SettingsCell* cell = [] {
+    Settings s;
+    if (env_set("EMBER_TF32")) s.tf32_conv = s.tf32_matmul = env_on("EMBER_TF32");
+    if (env_set("EMBER_CUDNN_BENCHMARK")) s.conv_benchmark = env_on("EMBER_CUDNN_BENCHMARK");
+    if (env_set("EMBER_DETERMINISTIC")) s.deterministic = env_on("EMBER_DETERMINISTIC");
+    auto* c = new SettingsCell;
+    c->tf32_conv = s.tf32_conv, c->tf32_matmul = s.tf32_matmul;
+    c->conv_benchmark = s.conv_benchmark, c->deterministic = s.deterministic;
+    return c;
+  }();
+  return *cell;
+}
 }  // namespace
 
-// TF32 rounds f32 inputs to 10 mantissa bits: faster, but ~1e-3 relative error.
-bool tf32_enabled() {
-  static const bool on = env_on("EMBER_TF32");
-  return on;
-}
 
 // On a GPU a grid-stride launch uses up to 2^20 blocks; a loop takes a second turn only past
 // 2^28 elements. The simulation build uses 5 blocks, so that every grid-stride loop of the tests
@@ -122,6 +140,20 @@ const DeviceQuery& query_devices() {
 
 }  // namespace
 
+Settings settings() {
+  const detail::SettingsCell& c = detail::settings_cell();
+  Settings s;
+  s.tf32_conv = c.tf32_conv, s.tf32_matmul = c.tf32_matmul;
+  s.conv_benchmark = c.conv_benchmark, s.deterministic = c.deterministic;
+  return s;
+}
+
+void set_settings(const Settings& s) {
+  detail::SettingsCell& c = detail::settings_cell();
+  c.tf32_conv = s.tf32_conv, c.tf32_matmul = s.tf32_matmul;
+  c.conv_benchmark = s.conv_benchmark, c.deterministic = s.deterministic;
+}
+
 // ---------------------------------------------------------------------------
 // The table's plumbing: host copies, GEMM, the cuBLAS and cuDNN handles, the index-error flag
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t nbytes) {
@@ -149,6 +181,7 @@ void CudaBackend::gemm(const GemmGeom& g, const KView& a, const KView& b, const 
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   const DeviceGuard guard(index_);
   cublasHandle_t h = blas();
+  CUBLAS_CHECK(cublasSetMathMode(h, settings().tf32_matmul ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   const cublasOperation_t op_b = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int M = static_cast<int>(g.n), N = static_cast<int>(g.m), K = static_cast<int>(g.k);
   const int lda = static_cast<int>(g.lda), ldb = static_cast<int>(g.ldb), ldc = static_cast<int>(g.ldc);
@@ -170,7 +203,6 @@ cublasHandle_t CudaBackend::blas() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!blas_) {
     CUBLAS_CHECK(cublasCreate(&blas_));
-    CUBLAS_CHECK(cublasSetMathMode(blas_, detail::tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   }
   return blas_;
 }

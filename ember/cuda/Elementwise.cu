@@ -9,9 +9,10 @@
 // dims are dropped and dims that are contiguous in every view are merged, so a
 // contiguous [64, 100] tensor becomes one dim of 6400. Then:
 //   - 0 or 1 dims left (contiguous, a broadcast scalar, or one strided dim): the
-//     fast 1-D kernel, element i at base + i * stride;
+//     fast 1-D kernel, element i at base + i * stride, several elements per thread;
 //   - more dims: the N-d kernel, which turns i into coordinates and offsets.
-// Both are grid-stride loops over the elements. Strides are in bytes, so views of
+// Both are grid-stride loops over the elements, in 32-bit arithmetic below 2^31 elements (the
+// N-d kernel then divides by multiplying: FastDivider). Strides are in bytes, so views of
 // different dtypes (a cast) share one plan.
 #include <cstring>
 #include <type_traits>
@@ -35,16 +36,80 @@ struct LinearPlan {  // after merging: at most one dim
   int64_t stride[N];  // bytes; 0 for a broadcast scalar
 };
 
+// n / d and n % d for 0 <= n < 2^31 by a multiply and a shift instead of a division (the
+// "round-up" magic number: m = 2^32 * (2^s - d) / d + 1 with 2^s >= d; Hacker's Delight 10-9).
+// The N-d kernel's coordinates then cost no integer division per element.
+struct FastDivider {
+  uint32_t d = 1, m = 0, s = 0;
+  FastDivider() = default;
+  explicit FastDivider(uint32_t divisor) : d(divisor) {
+    while ((uint64_t{1} << s) < d) ++s;
+    m = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << s) - d)) / d + 1);
+  }
+  __host__ __device__ uint32_t div(uint32_t n) const {
+    const uint32_t hi = static_cast<uint32_t>((static_cast<uint64_t>(n) * m) >> 32);  // mul.hi
+    return (hi + n) >> s;  // no overflow: n < 2^31 and hi <= n
+  }
+};
+
+// The N-d plan in 32-bit coordinates, for tensors of fewer than 2^31 elements (nearly all).
+template <int N>
+struct FastPlan {
+  int ndim = 0;
+  FastDivider shape[kMaxDims];
+  int64_t stride[N][kMaxDims];  // bytes
+  char* base[N];
+};
+
 // ---------------------------------------------------------------------------
-// The two generic kernels. body(ptr) reads and writes element ptr[k] of view k.
+// The generic kernels. body.compute(ptr) reads element ptr[k] of the input views k >= 1 and
+// returns the output element; body.store writes it to ptr[0].
+//
+// The 1-D kernel gives each thread kUnroll elements, a block apart (so a warp still reads
+// consecutive addresses), and loads all of them before it stores any: kUnroll loads per thread
+// are in flight at once, which the memory system needs to reach its bandwidth. Index is uint32_t
+// when n < 2^31 (cheaper arithmetic), int64_t otherwise.
+constexpr int kUnroll = 4;
+
+template <int N, class Body, class Index>
+__global__ void loop_1d_kernel(LinearPlan<N> p, Index n, Body body) {
+  const Index step = static_cast<Index>(gridDim.x) * blockDim.x * kUnroll;
+  for (Index first = static_cast<Index>(blockIdx.x) * blockDim.x * kUnroll + threadIdx.x; first < n; first += step) {
+    typename Body::Out v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const Index i = first + static_cast<Index>(u) * blockDim.x;
+      if (i < n) {
+        char* ptr[N];
+#pragma unroll
+        for (int k = 0; k < N; ++k) ptr[k] = p.base[k] + static_cast<int64_t>(i) * p.stride[k];
+        v[u] = body.compute(ptr);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const Index i = first + static_cast<Index>(u) * blockDim.x;
+      if (i < n) Body::store(p.base[0] + static_cast<int64_t>(i) * p.stride[0], v[u]);
+    }
+  }
+}
+
 template <int N, class Body>
-__global__ void loop_1d_kernel(LinearPlan<N> p, int64_t n, Body body) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+__global__ void loop_nd_fast_kernel(FastPlan<N> p, uint32_t n, Body body) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     char* ptr[N];
 #pragma unroll
-    for (int k = 0; k < N; ++k) ptr[k] = p.base[k] + i * p.stride[k];
-    body(ptr);
+    for (int k = 0; k < N; ++k) ptr[k] = p.base[k];
+    uint32_t rem = i;
+    for (int d = p.ndim - 1; d >= 0; --d) {
+      const uint32_t q = p.shape[d].div(rem);
+      const uint32_t c = rem - q * p.shape[d].d;
+      rem = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) ptr[k] += static_cast<int64_t>(c) * p.stride[k][d];
+    }
+    Body::store(ptr[0], body.compute(ptr));
   }
 }
 
@@ -62,7 +127,7 @@ __global__ void loop_nd_kernel(LoopPlan<N> p, int64_t n, Body body) {
 #pragma unroll
       for (int k = 0; k < N; ++k) ptr[k] += c * p.stride[k][d];
     }
-    body(ptr);
+    Body::store(ptr[0], body.compute(ptr));
   }
 }
 
@@ -71,13 +136,25 @@ void run_loop(const char* op, const KView* const (&views)[N], const Body& body) 
   const int64_t n = views[0]->numel();
   if (n == 0) return;
   LoopPlan<N> p = make_plan(views);
+  const bool small = n <= INT32_MAX;
   if (p.ndim <= 1) {
     LinearPlan<N> lp;
     for (int k = 0; k < N; ++k) {
       lp.base[k] = p.base[k];
       lp.stride[k] = p.ndim == 1 ? p.stride[k][0] : 0;
     }
-    launch(loop_1d_kernel<N, Body>, blocks_for(n), kThreads, lp, n, body);
+    const unsigned int grid = blocks_for((n + kUnroll - 1) / kUnroll);
+    if (small) launch(loop_1d_kernel<N, Body, uint32_t>, grid, kThreads, lp, static_cast<uint32_t>(n), body);
+    else launch(loop_1d_kernel<N, Body, int64_t>, grid, kThreads, lp, n, body);
+  } else if (small) {
+    FastPlan<N> fp;
+    fp.ndim = p.ndim;
+    for (int d = 0; d < p.ndim; ++d) {
+      fp.shape[d] = FastDivider(static_cast<uint32_t>(p.shape[d]));
+      for (int k = 0; k < N; ++k) fp.stride[k][d] = p.stride[k][d];
+    }
+    for (int k = 0; k < N; ++k) fp.base[k] = p.base[k];
+    launch(loop_nd_fast_kernel<N, Body>, blocks_for(n), kThreads, fp, static_cast<uint32_t>(n), body);
   } else {
     launch(loop_nd_kernel<N, Body>, blocks_for(n), kThreads, p, n, body);
   }
@@ -85,43 +162,46 @@ void run_loop(const char* op, const KView* const (&views)[N], const Body& body) 
 }
 
 // ---------------------------------------------------------------------------
-// Bodies
-template <class T, class F>
-struct UnaryBody {
-  T p0, p1;
-  __device__ void operator()(char* const* ptr) const {
-    *reinterpret_cast<T*>(ptr[0]) = F{}(*reinterpret_cast<const T*>(ptr[1]), p0, p1);
-  }
+// Bodies: Out is the output element type; compute reads the inputs, store writes the output.
+template <class O>
+struct StoreAs {
+  using Out = O;
+  __device__ static void store(char* p, O v) { *reinterpret_cast<O*>(p) = v; }
 };
 
 template <class T, class F>
-struct BinaryBody {
+struct UnaryBody : StoreAs<T> {
   T p0, p1;
-  __device__ void operator()(char* const* ptr) const {
-    *reinterpret_cast<T*>(ptr[0]) =
-        F{}(*reinterpret_cast<const T*>(ptr[1]), *reinterpret_cast<const T*>(ptr[2]), p0, p1);
+  UnaryBody(T a, T b) : p0(a), p1(b) {}
+  __device__ T compute(char* const* ptr) const { return F{}(*reinterpret_cast<const T*>(ptr[1]), p0, p1); }
+};
+
+template <class T, class F>
+struct BinaryBody : StoreAs<T> {
+  T p0, p1;
+  BinaryBody(T a, T b) : p0(a), p1(b) {}
+  __device__ T compute(char* const* ptr) const {
+    return F{}(*reinterpret_cast<const T*>(ptr[1]), *reinterpret_cast<const T*>(ptr[2]), p0, p1);
   }
 };
 
 template <class D, class S>
-struct CastBody {
-  __device__ void operator()(char* const* ptr) const {
-    *reinterpret_cast<D*>(ptr[0]) = math::convert<D>(*reinterpret_cast<const S*>(ptr[1]));
-  }
+struct CastBody : StoreAs<D> {
+  __device__ D compute(char* const* ptr) const { return math::convert<D>(*reinterpret_cast<const S*>(ptr[1])); }
 };
 
 // fill and where only move bits, so they are instantiated per element size (U).
 template <class U>
-struct FillBody {
+struct FillBody : StoreAs<U> {
   U bits;
-  __device__ void operator()(char* const* ptr) const { *reinterpret_cast<U*>(ptr[0]) = bits; }
+  __device__ U compute(char* const*) const { return bits; }
 };
 
 template <class C, class U>
-struct WhereBody {
-  __device__ void operator()(char* const* ptr) const {
+struct WhereBody : StoreAs<U> {
+  __device__ U compute(char* const* ptr) const {
     const bool pick_a = *reinterpret_cast<const C*>(ptr[1]) != C(0);
-    *reinterpret_cast<U*>(ptr[0]) = *reinterpret_cast<const U*>(pick_a ? ptr[2] : ptr[3]);
+    return *reinterpret_cast<const U*>(pick_a ? ptr[2] : ptr[3]);
   }
 };
 
@@ -176,7 +256,7 @@ void CudaBackend::fill(const KView& dst, double value) {
   dispatch_all(dst.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T typed = math::convert<T>(value);
-    FillBody<BitsOf<T>> body{};
+    FillBody<BitsOf<T>> body;
     std::memcpy(&body.bits, &typed, sizeof(T));
     const KView* v[1] = {&dst};
     run_loop("fill", v, body);

@@ -43,8 +43,6 @@ int64_t max_grid();
 // asynchronous fault is reported as "cuda: <op> failed: ...".
 void after_launch(const char* op);
 
-// EMBER_TF32=1 (read once): cuBLAS and cuDNN may use TF32 tensor cores for f32.
-bool tf32_enabled();
 
 // Scratch device memory from the caching allocator of the current backend.
 void* scratch_allocate(size_t nbytes);

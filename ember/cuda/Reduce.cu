@@ -8,9 +8,11 @@
 //     elements are adjacent in memory (sum over the last dim) or R is large.
 //     With few outputs and a huge R (sum of everything), each output is split
 //     into chunks reduced by separate blocks into scratch, then reduced again.
-//   - thread per output: a thread loops over its R inputs. Used when R is small or
-//     the kept dim is the contiguous one (sum over dim 0 of [N, C]): neighbouring
-//     threads then read neighbouring addresses.
+//   - thread per output: a thread loops over its R inputs. Used when R is small:
+//     neighbouring threads read neighbouring addresses when the kept dim is the contiguous one.
+//   - columns (the kept dim is the contiguous one and R is not small, sum over dim 0 of
+//     [N, C]): a 32 x 8 block takes 32 neighbouring outputs and a chunk of R; the chunks of one
+//     output are added by a second pass in a fixed order, so results do not change from run to run.
 // Max and min let NaN win, as the CPU and PyTorch do. Sums use T as accumulator.
 //
 // softmax: one warp per row of a contiguous [rows, cols]; the row max and the sum
@@ -96,6 +98,7 @@ __device__ inline int64_t kept_offsets(const ReducePlan& p, int64_t k, int64_t& 
 }
 
 __device__ inline int64_t reduced_offset(const ReducePlan& p, int64_t r) {
+  if (p.nr == 1) return r * p.rstride[0];  // the usual case after merging: no division
   int64_t off = 0;
   for (int i = p.nr - 1; i >= 0; --i) {
     off += (r % p.rshape[i]) * p.rstride[i];
@@ -134,6 +137,37 @@ __global__ void reduce_thread_kernel(const T* in, T* out, ReducePlan p, T scale,
     T acc = identity<T, OP>();
     for (int64_t r = 0; r < p.R; ++r) acc = combine<T, OP>(acc, base[reduced_offset(p, r)]);
     out[doff] = scaled ? acc * scale : acc;
+  }
+}
+
+// Column reduction: the kept elements are the contiguous ones (sum over dim 0 of [N, C]).
+// A block of kColX x kColY threads takes kColX neighbouring outputs (a warp reads kColX
+// neighbouring addresses) and one chunk of their R inputs, which its kColY rows of threads share;
+// the rows' results are added in a fixed order. With chunks > 1, chunk c of output k goes to
+// out[c * K + k] and a second pass adds the chunks, so [1M, 512].sum(0) gets enough blocks.
+constexpr int kColX = 32, kColY = 8;
+
+template <class T, ReduceOp OP>
+__global__ void reduce_columns_kernel(const T* in, T* out, ReducePlan p, int64_t chunks, T scale, bool scaled) {
+  __shared__ T part[kColY][kColX];
+  const int64_t tiles = (p.K + kColX - 1) / kColX;
+  for (int64_t b = blockIdx.x; b < tiles * chunks; b += gridDim.x) {
+    const int64_t k = (b % tiles) * kColX + threadIdx.x, c = b / tiles;
+    const int64_t r0 = p.R * c / chunks, r1 = p.R * (c + 1) / chunks;
+    T acc = identity<T, OP>();
+    int64_t doff = 0;
+    if (k < p.K) {
+      const T* base = in + kept_offsets(p, k, doff);
+      for (int64_t r = r0 + threadIdx.y; r < r1; r += kColY) acc = combine<T, OP>(acc, base[reduced_offset(p, r)]);
+    }
+    part[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && k < p.K) {
+      for (int y = 1; y < kColY; ++y) acc = combine<T, OP>(acc, part[y][threadIdx.x]);
+      if (chunks > 1) out[c * p.K + k] = acc;
+      else out[doff] = scaled ? acc * scale : acc;
+    }
+    __syncthreads();  // `part` is reused by the block's next tile
   }
 }
 
@@ -180,8 +214,39 @@ void reduce_t(const KView& dst, const KView& src, double scale_d) {
   const bool scaled = OP == ReduceOp::Sum && scale_d != 1.0;
   const bool reduced_contiguous = p.nr > 0 && p.rstride[p.nr - 1] == 1;
 
-  if (p.R <= 32 || (!reduced_contiguous && p.K >= 512)) {
+  if (p.R <= 32 || (!reduced_contiguous && p.K >= 512 && p.R < 256)) {
     launch(reduce_thread_kernel<T, OP>, blocks_for(p.K), kThreads, in, out, p, scale, scaled);
+    after_launch("reduce");
+    return;
+  }
+  if (!reduced_contiguous && p.K >= kColX) {
+    // Enough blocks to fill the GPU: about 1024, each with at least 64 rows of its columns.
+    const int64_t tiles = (p.K + kColX - 1) / kColX;
+    const int64_t cchunks = std::max<int64_t>(1, std::min<int64_t>((1024 + tiles - 1) / tiles, p.R / 64));
+    const auto cgrid = static_cast<unsigned int>(std::min<int64_t>(tiles * cchunks, max_grid()));
+    const dim3 block(kColX, kColY);
+    if (cchunks == 1) {
+      launch(reduce_columns_kernel<T, OP>, cgrid, block, in, out, p, 1, scale, scaled);
+      after_launch("reduce");
+      return;
+    }
+    const size_t nbytes = static_cast<size_t>(p.K * cchunks) * sizeof(T);
+    const Scratch partial(nbytes);
+    T* part = static_cast<T*>(partial.get());
+    launch(reduce_columns_kernel<T, OP>, cgrid, block, in, part, p, cchunks, scale, scaled);
+    after_launch("reduce");
+    // Second pass: src is the [chunks, K] scratch, contiguous in k; a thread per output.
+    ReducePlan q = p;
+    int64_t acc = 1;
+    for (int d = q.nk - 1; d >= 0; --d) {
+      q.ksrc[d] = acc;
+      acc *= q.kshape[d];
+    }
+    q.nr = 1;
+    q.rshape[0] = cchunks;
+    q.rstride[0] = p.K;
+    q.R = cchunks;
+    launch(reduce_thread_kernel<T, OP>, blocks_for(p.K), kThreads, part, out, q, scale, scaled);
     after_launch("reduce");
     return;
   }

@@ -5,7 +5,8 @@
 // Every test that needs a GPU skips without one (as in test_cuda.cpp); the CUDNN_CHECK
 // message test runs anywhere. Tolerances (|cuda - cpu| <= atol + rtol * |cpu|):
 //   conv2d f32                 atol 1e-4, rtol 1e-4 (cuDNN vs im2col + OpenBLAS, sums of
-//                              <= 600 products; with EMBER_TF32=1: 2e-2)
+//                              <= 600 products; with TF32: 2e-2, which this binary turns off
+//                              unless EMBER_TF32 is set)
 //   f64 everything             atol 1e-12, rtol 1e-10
 //   pooling                    exact (the GPU adds in the CPU's order), argmax exact
 //   batch-norm f32             atol 1e-5, rtol 1e-5 (both sum in double)
@@ -40,10 +41,24 @@ struct Tol {
 const Tol kExact{0, 0};
 const Tol kF64{1e-12, 1e-10};
 
-bool tf32_on() {
-  const char* v = std::getenv("EMBER_TF32");
-  return v && *v && std::string(v) != "0";
-}
+// The settings this process started with (the defaults, or EMBER_TF32's).
+const cuda::Settings kStartSettings = cuda::settings();
+
+// The parity tests check f32 convolution to 1e-4: TF32 convolutions (on by default, as in
+// PyTorch) are turned off for this binary unless EMBER_TF32 says otherwise.
+class ExactConvolutions : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const char* v = std::getenv("EMBER_TF32");
+    if (v && *v) return;
+    cuda::Settings s = cuda::settings();
+    s.tf32_conv = false;
+    cuda::set_settings(s);
+  }
+};
+const auto* const kExactConvolutions = ::testing::AddGlobalTestEnvironment(new ExactConvolutions);
+
+bool tf32_on() { return cuda::settings().tf32_conv; }
 Tol conv_tol(DType t) {
   if (t == DType::f64) return kF64;
   return tf32_on() ? Tol{2e-2, 2e-2} : Tol{1e-4, 1e-4};
@@ -289,6 +304,36 @@ TEST(CudaConvNet, Conv2dMatchesCpu) {
   };
   for (DType t : {DType::f32, DType::f64})
     for (const ConvGeom& g : geoms) check_conv(g, t);
+}
+
+// Every combination of the speed settings (cuda/Cuda.h) computes the same convolutions, within
+// TF32's tolerance when TF32 is on; the defaults are PyTorch's (TF32 for convolutions, not for
+// matmul, no benchmarking). conv_benchmark times the candidates on the first call of each plan.
+TEST(CudaConvNet, SpeedSettingsKeepResultsAndDefaultsArePyTorchs) {
+  REQUIRE_CUDA();
+  const char* env = std::getenv("EMBER_TF32");
+  if (!(env && *env)) {
+    EXPECT_TRUE(kStartSettings.tf32_conv);
+    EXPECT_FALSE(kStartSettings.tf32_matmul);
+  }
+  const char* bench = std::getenv("EMBER_CUDNN_BENCHMARK");
+  if (!(bench && *bench)) {
+    EXPECT_FALSE(kStartSettings.conv_benchmark);
+  }
+  const cuda::Settings saved = cuda::settings();
+  const ConvGeom g = conv_geom(4, 16, 12, 12, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  for (int bits = 0; bits < 8; ++bits) {
+    cuda::Settings s;
+    s.tf32_conv = bits & 1;
+    s.conv_benchmark = bits & 2;
+    s.deterministic = bits & 4;
+    cuda::set_settings(s);
+    SCOPED_TRACE("tf32_conv " + std::to_string(s.tf32_conv) + ", conv_benchmark " +
+                 std::to_string(s.conv_benchmark) + ", deterministic " + std::to_string(s.deterministic));
+    check_conv(g, DType::f32);
+    check_conv(g, DType::f64);
+  }
+  cuda::set_settings(saved);
 }
 
 TEST(CudaConvNet, Conv2dEmptyShapesWriteZeros) {
