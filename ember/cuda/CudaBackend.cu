@@ -157,9 +157,9 @@ void set_settings(const Settings& s) {
 // ---------------------------------------------------------------------------
 // The table's plumbing: host copies, GEMM, the cuBLAS and cuDNN handles, the index-error flag
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t nbytes) {
-  if (nbytes == 0) return;
   const DeviceGuard guard(index_);
-  CUDA_CHECK(cudaMemcpy(host_dst, src, nbytes, cudaMemcpyDeviceToHost));
+  if (nbytes > 0) CUDA_CHECK(cudaMemcpy(host_dst, src, nbytes, cudaMemcpyDeviceToHost));
+  raise_failed_checks();  // the kernels that wrote src are done: so are their checks
 }
 
 void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t nbytes) {
@@ -223,22 +223,60 @@ cudnnHandle_t CudaBackend::dnn() {
   return dnn_;
 }
 
-unsigned long long* CudaBackend::error_buffer() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!err_) {
-    CUDA_CHECK(cudaMalloc(&err_, 2 * sizeof(unsigned long long)));
-    CUDA_CHECK(cudaMemset(err_, 0, 2 * sizeof(unsigned long long)));
+// ---------------------------------------------------------------------------
+// Lazy device checks (CudaBackend.h, DeviceCheck)
+namespace {
+constexpr int kCheckSlots = 64;  // host threads beyond 64 share slots
+
+struct PendingCheck {
+  int device;
+  unsigned long long id;
+  std::string message;
+};
+// This host thread's outstanding checks (all devices), oldest first.
+thread_local std::vector<PendingCheck> t_pending;
+int thread_slot() {
+  static std::atomic<int> next{0};
+  thread_local const int slot = next++ % kCheckSlots;
+  return slot;
+}
+std::atomic<unsigned long long> g_next_check{1};
+}  // namespace
+
+CudaBackend::DeviceCheck CudaBackend::begin_check(std::string message) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!checks_) {
+      CUDA_CHECK(cudaMalloc(&checks_, kCheckSlots * 2 * sizeof(unsigned long long)));
+      CUDA_CHECK(cudaMemset(checks_, 0, kCheckSlots * 2 * sizeof(unsigned long long)));
+    }
   }
-  return err_;
+  // A thread that never reads from the device would collect checks without end: read them now
+  // and then (one synchronisation per 65536 checks).
+  if (t_pending.size() >= 65536) raise_failed_checks();
+  const unsigned long long id = g_next_check++;
+  t_pending.push_back({index_, id, std::move(message)});
+  return {checks_ + 2 * thread_slot(), id};
 }
 
-// Reads the flag the kernel may have set (this waits for the kernel).
-void CudaBackend::check_index_error(const char* op, int dim, int64_t size) {
+void CudaBackend::raise_failed_checks() {
+  bool mine = false;
+  for (const PendingCheck& c : t_pending) mine = mine || c.device == index_;
+  if (!mine) return;
+  const DeviceGuard guard(index_);
+  unsigned long long* slot = checks_ + 2 * thread_slot();
   unsigned long long h[2] = {0, 0};
-  CUDA_CHECK(cudaMemcpy(h, err_, sizeof h, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(h, slot, sizeof h, cudaMemcpyDeviceToHost));  // after every queued kernel
+  std::string failed;
+  for (const PendingCheck& c : t_pending)
+    if (c.device == index_ && c.id == h[0]) failed = format_check_message(c.message, static_cast<int64_t>(h[1]));
+  t_pending.erase(std::remove_if(t_pending.begin(), t_pending.end(),
+                                 [&](const PendingCheck& c) { return c.device == index_; }),
+                  t_pending.end());
   if (h[0] == 0) return;
-  CUDA_CHECK(cudaMemset(err_, 0, sizeof h));
-  EMBER_FAIL(op, ": index ", static_cast<int64_t>(h[1]), " is out of range for dim ", dim, " of size ", size);
+  CUDA_CHECK(cudaMemset(slot, 0, sizeof h));
+  // An id of no check of this thread: another thread sharing the slot (past 64 threads) failed.
+  if (!failed.empty()) EMBER_FAIL(failed, " (cuda:", index_, ", found by a device check and reported at this synchronisation)");
 }
 
 namespace {
@@ -273,8 +311,10 @@ CudaMemoryStats memory_stats(int device) { return backend_impl(device).caching_a
 void reset_peak_memory_stats(int device) { backend_impl(device).caching_allocator().reset_peak(); }
 void empty_cache(int device) { backend_impl(device).caching_allocator().empty_cache(); }
 void synchronize(int device) {
-  const DeviceGuard guard(backend_impl(device).index());
+  CudaBackend& b = backend_impl(device);
+  const DeviceGuard guard(b.index());
   CUDA_CHECK(cudaDeviceSynchronize());
+  b.raise_failed_checks();
 }
 
 namespace detail {

@@ -6,12 +6,14 @@
 //
 // Every entry starts with `const DeviceGuard guard(index_)`: its device is current for the call
 // and the caller's is restored after. Kernels run on that device's legacy default stream, in
-// the order they are issued, and cudaMemcpy to the host waits for them.
+// the order they are issued, and cudaMemcpy to the host waits for them. Nothing else waits:
+// index and range checks are read at the next copy to the host (DeviceCheck below).
 #pragma once
 
 #include <cublas_v2.h>
 
 #include <mutex>
+#include <string>
 
 #include "ember/cuda/Allocator.h"
 #include "ember/cuda/Launch.h"
@@ -49,6 +51,7 @@ class CudaBackend final : public Backend {
   // Index.cu
   void gather(const KView& dst, const KView& src, const KView& index, int dim) override;
   void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override;
+  void check_range(const KView& values, int64_t lo, int64_t hi, const std::string& message) override;
   // Conv.cu (cuDNN)
   void conv2d(const ConvGeom& g, const KView& x, const KView& w, const KView& y) override;
   void conv2d_backward_input(const ConvGeom& g, const KView& gy, const KView& w, const KView& gx) override;
@@ -77,17 +80,29 @@ class CudaBackend final : public Backend {
   // other op it runs on the legacy default stream, so cuDNN's kernels, Ember's kernels and
   // the allocator's block reuse stay in issue order.
   cudnnHandle_t dnn();
-  unsigned long long* error_buffer();
-  // Reads the flag the kernel may have set (this waits for the kernel).
-  void check_index_error(const char* op, int dim, int64_t size);
 
+ public:
+  // Lazy device checks (bad indices of gather/scatter_add, check_range). A check registers its
+  // message and gets an id and this host thread's slot of the device's check buffer; a kernel
+  // that finds a bad value writes (id, value) into the slot, first one wins. Nothing waits:
+  // raise_failed_checks, called where the host synchronises anyway (copy_to_host,
+  // cuda::synchronize), reads the slot once when this thread has checks outstanding and throws
+  // the failed check's message. Each host thread has its own slot, so a thread is never blamed
+  // for another thread's bad index.
+  struct DeviceCheck {
+    unsigned long long* slot;  // [id of the failed check, its value]
+    unsigned long long id;
+  };
+  DeviceCheck begin_check(std::string message);
+  void raise_failed_checks();
+
+ private:
   int index_;
   CachingAllocator alloc_;
   std::mutex mu_;
-  std::mutex index_mu_;  // held from a gather/scatter_add launch to the check of its error flag
   cublasHandle_t blas_ = nullptr;
   cudnnHandle_t dnn_ = nullptr;
-  unsigned long long* err_ = nullptr;
+  unsigned long long* checks_ = nullptr;  // kCheckSlots slots of two words, zeroed
 };
 
 }  // namespace cuda

@@ -36,22 +36,6 @@ struct LinearPlan {  // after merging: at most one dim
   int64_t stride[N];  // bytes; 0 for a broadcast scalar
 };
 
-// n / d and n % d for 0 <= n < 2^31 by a multiply and a shift instead of a division (the
-// "round-up" magic number: m = 2^32 * (2^s - d) / d + 1 with 2^s >= d; Hacker's Delight 10-9).
-// The N-d kernel's coordinates then cost no integer division per element.
-struct FastDivider {
-  uint32_t d = 1, m = 0, s = 0;
-  FastDivider() = default;
-  explicit FastDivider(uint32_t divisor) : d(divisor) {
-    while ((uint64_t{1} << s) < d) ++s;
-    m = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << s) - d)) / d + 1);
-  }
-  __host__ __device__ uint32_t div(uint32_t n) const {
-    const uint32_t hi = static_cast<uint32_t>((static_cast<uint64_t>(n) * m) >> 32);  // mul.hi
-    return (hi + n) >> s;  // no overflow: n < 2^31 and hi <= n
-  }
-};
-
 // The N-d plan in 32-bit coordinates, for tensors of fewer than 2^31 elements (nearly all).
 template <int N>
 struct FastPlan {

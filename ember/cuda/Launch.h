@@ -35,6 +35,22 @@ namespace detail {
 
 constexpr int kThreads = 256;  // threads per block of the grid-stride loops
 
+// n / d and n % d for 0 <= n < 2^31 by a multiply and a shift instead of a division (the
+// "round-up" magic number: m = 2^32 * (2^s - d) / d + 1 with 2^s >= d; Hacker's Delight 10-9).
+// Kernels that turn a flat index into coordinates use it instead of 64-bit division.
+struct FastDivider {
+  uint32_t d = 1, m = 0, s = 0;
+  FastDivider() = default;
+  explicit FastDivider(uint32_t divisor) : d(divisor) {
+    while ((uint64_t{1} << s) < d) ++s;
+    m = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << s) - d)) / d + 1);
+  }
+  __host__ __device__ uint32_t div(uint32_t n) const {
+    const uint32_t hi = static_cast<uint32_t>((static_cast<uint64_t>(n) * m) >> 32);  // mul.hi
+    return (hi + n) >> s;  // no overflow: n < 2^31 and hi <= n
+  }
+};
+
 // Blocks for a grid-stride loop over n items (at least 1, at most max_grid()).
 unsigned int blocks_for(int64_t n, int threads = kThreads);
 int64_t max_grid();

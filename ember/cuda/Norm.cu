@@ -4,7 +4,9 @@
 //
 // Batch norm: per-channel sums run in double (as on the CPU), each channel split over
 // several blocks that write partial sums; a second kernel adds a channel's partials in a
-// fixed order. channel_stats is two passes (mean, then the biased variance about it).
+// fixed order. channel_stats is one pass over x: the sums of x - k and (x - k)^2 for k the
+// channel's first element (the shifted-data variance, exact to double rounding unless the
+// spread is ~1e8 times smaller than |mean - k|); the CPU's two passes give the same f32 values.
 #include <type_traits>
 #include <cuda_runtime.h>
 #include <cudnn.h>
@@ -30,7 +32,7 @@ namespace detail {
 
 namespace {
 
-enum class ChannelSum { Mean, SqDev, Grad };
+enum class ChannelSum { Stats, Grad };
 
 __device__ __forceinline__ double warp_sum(double v) {
 #pragma unroll
@@ -52,30 +54,40 @@ __device__ double block_sum(double v) {
   return v;
 }
 
-// Block b sums chunk (b % chunks) of channel (b / chunks) over the n * s elements of
-// the channel, into partial[2b] (and partial[2b + 1] for Grad):
-//   Mean:  x           SqDev: (x - mean)^2, mean in double     Grad: gy, gy * (x - mean)
+// Block b sums chunk (b % chunks) of channel (b / chunks) over the n * s elements of the
+// channel (image i, position r: x[(i * c + ch) * s + r]), into partial[2b] and partial[2b + 1]:
+//   Stats: x - k and (x - k)^2 in double, k = the channel's first element (a shift that keeps
+//          the one-pass variance exact to double rounding when the mean is far from 0)
+//   Grad:  gy and gy * (x - mean), the product in T as on the CPU.
+// Each thread steps through its elements as (image, position) with no division per element.
 template <class T, ChannelSum KIND>
-__global__ void channel_partial_kernel(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const double* dmean,
-                                       const T* mean, int chunks, double* partial) {
+__global__ void channel_partial_kernel(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean,
+                                       int chunks, double* partial) {
   const int64_t ch = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
   const int64_t len = n * s, j0 = len * chunk / chunks, j1 = len * (chunk + 1) / chunks;
+  const int64_t step_i = blockDim.x / s, step_r = blockDim.x % s;
+  const int64_t j = j0 + threadIdx.x;
+  int64_t i = j / s, r = j - i * s;
+  const double k = KIND == ChannelSum::Stats ? static_cast<double>(x[ch * s]) : 0.0;
+  const T m = KIND == ChannelSum::Grad ? mean[ch] : T(0);
   double a = 0, b = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-    const int64_t bi = j / s, off = (bi * c + ch) * s + (j - bi * s);
-    if (KIND == ChannelSum::Mean) {
-      a += static_cast<double>(x[off]);
-    } else if (KIND == ChannelSum::SqDev) {
-      const double d = static_cast<double>(x[off]) - dmean[ch];
-      a += d * d;
+  for (int64_t jj = j; jj < j1; jj += blockDim.x) {
+    const int64_t off = (i * c + ch) * s + r;
+    if (KIND == ChannelSum::Stats) {
+      const double d = static_cast<double>(x[off]) - k;
+      a += d;
+      b += d * d;
     } else {
       const T g = gy[off];
       a += static_cast<double>(g);
-      b += static_cast<double>(g * (x[off] - mean[ch]));  // the product in T, as on the CPU
+      b += static_cast<double>(g * (x[off] - m));
     }
+    i += step_i;
+    r += step_r;
+    if (r >= s) r -= s, ++i;
   }
   a = block_sum(a);
-  if (KIND == ChannelSum::Grad) b = block_sum(b);
+  b = block_sum(b);
   if (threadIdx.x == 0) {
     partial[2 * static_cast<int64_t>(blockIdx.x)] = a;
     partial[2 * static_cast<int64_t>(blockIdx.x) + 1] = b;
@@ -83,10 +95,10 @@ __global__ void channel_partial_kernel(int64_t n, int64_t c, int64_t s, const T*
 }
 
 // One thread per channel adds its chunks in order.
-//   Mean: dmean = out0 = sum / count    SqDev: out0 = sum / count    Grad: out0, out1 = the two sums
+//   Stats: out0 = mean, out1 = biased variance     Grad: out0, out1 = the two sums
 template <class T, ChannelSum KIND>
-__global__ void channel_finish_kernel(int64_t c, int chunks, double count, const double* partial, double* dmean,
-                                      T* out0, T* out1) {
+__global__ void channel_finish_kernel(int64_t c, int64_t s, int chunks, double count, const T* x,
+                                      const double* partial, T* out0, T* out1) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t ch = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; ch < c; ch += step) {
     double a = 0, b = 0;
@@ -94,11 +106,10 @@ __global__ void channel_finish_kernel(int64_t c, int chunks, double count, const
       a += partial[2 * (ch * chunks + k)];
       b += partial[2 * (ch * chunks + k) + 1];
     }
-    if (KIND == ChannelSum::Mean) {
-      dmean[ch] = a / count;
-      out0[ch] = static_cast<T>(a / count);
-    } else if (KIND == ChannelSum::SqDev) {
-      out0[ch] = static_cast<T>(a / count);
+    if (KIND == ChannelSum::Stats) {
+      const double d = a / count;  // mean - k
+      out0[ch] = static_cast<T>(static_cast<double>(x[ch * s]) + d);
+      out1[ch] = static_cast<T>(std::max(0.0, b / count - d * d));
     } else {
       out0[ch] = static_cast<T>(a);
       out1[ch] = static_cast<T>(b);
@@ -117,33 +128,61 @@ int channel_chunks(int64_t n, int64_t c, int64_t s) {
 }
 
 template <class T, ChannelSum KIND>
-void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, double* dmean,
-                  double* partial, int chunks, T* out0, T* out1) {
-  EMBER_CHECK(c * chunks <= INT_MAX, "batch_norm: ", c, " channels are too many for one launch");
-  launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, dmean, mean,
-                                                                                          chunks, partial);
+void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, T* out0, T* out1) {
+  EMBER_CHECK(c * static_cast<int64_t>(channel_chunks(n, c, s)) <= INT_MAX, "batch_norm: ", c,
+              " channels are too many for one launch");
+  if (n * s == 0) {  // no elements: every sum, mean and variance is 0 (as on the CPU)
+    CUDA_CHECK(cudaMemsetAsync(out0, 0, static_cast<size_t>(c) * sizeof(T), nullptr));
+    CUDA_CHECK(cudaMemsetAsync(out1, 0, static_cast<size_t>(c) * sizeof(T), nullptr));
+    return;
+  }
+  const int chunks = channel_chunks(n, c, s);
+  const Scratch buf(static_cast<size_t>(c * chunks * 2) * sizeof(double));
+  double* partial = static_cast<double*>(buf.get());
+  launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, mean,
+         chunks, partial);
   after_launch("batch_norm");
   const double count = static_cast<double>(std::max<int64_t>(1, n * s));
-  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, chunks, count, partial, dmean, out0, out1);
+  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, s, chunks, count, x, partial, out0, out1);
   after_launch("batch_norm");
 }
 
-template <class T>
-__global__ void channel_affine_kernel(int64_t total, int64_t c, int64_t s, const T* x, const T* scale, const T* shift,
+// The channel of flat element i of [n, c, s]: (i / s) % c, by multiplications (FastDivider) while
+// the tensor has fewer than 2^31 elements.
+template <class Index>
+struct ChannelOf;
+template <>
+struct ChannelOf<uint32_t> {
+  FastDivider s, c;
+  ChannelOf(int64_t s_, int64_t c_) : s(static_cast<uint32_t>(s_)), c(static_cast<uint32_t>(c_)) {}
+  __device__ uint32_t operator()(uint32_t i) const {
+    const uint32_t q = s.div(i);
+    return q - c.div(q) * c.d;
+  }
+};
+template <>
+struct ChannelOf<int64_t> {
+  int64_t s, c;
+  ChannelOf(int64_t s_, int64_t c_) : s(s_), c(c_) {}
+  __device__ int64_t operator()(int64_t i) const { return (i / s) % c; }
+};
+
+template <class T, class Index>
+__global__ void channel_affine_kernel(Index total, ChannelOf<Index> chan, const T* x, const T* scale, const T* shift,
                                       T* y) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int64_t ch = (i / s) % c;
+  const Index step = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const Index ch = chan(i);
     y[i] = x[i] * scale[ch] + shift[ch];
   }
 }
 
-template <class T>
-__global__ void bn_backward_input_kernel(int64_t total, int64_t c, int64_t s, const T* gy, const T* x, const T* mean,
+template <class T, class Index>
+__global__ void bn_backward_input_kernel(Index total, ChannelOf<Index> chan, const T* gy, const T* x, const T* mean,
                                          const T* a, const T* b, const T* k, T* gx) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int64_t ch = (i / s) % c;
+  const Index step = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const Index ch = chan(i);
     gx[i] = (gy[i] - a[ch] - (x[i] - mean[ch]) * b[ch]) * k[ch];
   }
 }
@@ -219,12 +258,7 @@ void CudaBackend::channel_stats(const KView& x, const KView& mean, const KView& 
   if (c == 0) return;
   on_float("batch_norm", [&](auto* xs, auto* m, auto* v) {
     using T = std::remove_pointer_t<decltype(xs)>;
-    const int chunks = channel_chunks(n, c, s);
-    Scratch buf(static_cast<size_t>(c * chunks * 2 + c) * sizeof(double));
-    double* partial = static_cast<double*>(buf.get());
-    double* dmean = partial + c * chunks * 2;
-    channel_pass<T, ChannelSum::Mean>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, m, nullptr);
-    channel_pass<T, ChannelSum::SqDev>(n, c, s, xs, nullptr, nullptr, dmean, partial, chunks, v, nullptr);
+    channel_pass<T, ChannelSum::Stats>(n, c, s, xs, nullptr, nullptr, m, v);
   }, x, mean, var);
 }
 
@@ -235,9 +269,7 @@ void CudaBackend::channel_grad_sums(const KView& gy, const KView& x, const KView
   if (c == 0) return;
   on_float("batch_norm", [&](auto* gys, auto* xs, auto* m, auto* sg, auto* sgx) {
     using T = std::remove_pointer_t<decltype(xs)>;
-    const int chunks = channel_chunks(n, c, s);
-    Scratch buf(static_cast<size_t>(c * chunks * 2) * sizeof(double));
-    channel_pass<T, ChannelSum::Grad>(n, c, s, xs, gys, m, nullptr, static_cast<double*>(buf.get()), chunks, sg, sgx);
+    channel_pass<T, ChannelSum::Grad>(n, c, s, xs, gys, m, sg, sgx);
   }, gy, x, mean, sum_gy, sum_gy_xmu);
 }
 
@@ -247,7 +279,12 @@ void CudaBackend::channel_affine(const KView& x, const KView& scale, const KView
   if (total == 0) return;
   on_float("batch_norm", [&](auto* xs, auto* a, auto* b, auto* ys) {
     using T = std::remove_pointer_t<decltype(xs)>;
-    launch(channel_affine_kernel<T>, blocks_for(total), kThreads, total, c, s, xs, a, b, ys);
+    if (total <= INT32_MAX)  // 32-bit indexing
+      launch(channel_affine_kernel<T, uint32_t>, blocks_for(total), kThreads, static_cast<uint32_t>(total),
+             ChannelOf<uint32_t>(s, c), xs, a, b, ys);
+    else
+      launch(channel_affine_kernel<T, int64_t>, blocks_for(total), kThreads, total, ChannelOf<int64_t>(s, c), xs, a,
+             b, ys);
   }, x, scale, shift, y);
   after_launch("batch_norm");
 }
@@ -259,7 +296,12 @@ void CudaBackend::batch_norm_backward_input(const KView& gy, const KView& x, con
   if (total == 0) return;
   on_float("batch_norm", [&](auto* gys, auto* xs, auto* m, auto* as, auto* bs, auto* ks, auto* gxs) {
     using T = std::remove_pointer_t<decltype(xs)>;
-    launch(bn_backward_input_kernel<T>, blocks_for(total), kThreads, total, c, s, gys, xs, m, as, bs, ks, gxs);
+    if (total <= INT32_MAX)
+      launch(bn_backward_input_kernel<T, uint32_t>, blocks_for(total), kThreads, static_cast<uint32_t>(total),
+             ChannelOf<uint32_t>(s, c), gys, xs, m, as, bs, ks, gxs);
+    else
+      launch(bn_backward_input_kernel<T, int64_t>, blocks_for(total), kThreads, total, ChannelOf<int64_t>(s, c), gys,
+             xs, m, as, bs, ks, gxs);
   }, gy, x, mean, a, b, k, gx);
   after_launch("batch_norm");
 }

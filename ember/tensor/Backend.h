@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <initializer_list>
 #include <vector>
@@ -97,6 +98,13 @@ struct PoolGeom {
   bool count_include_pad = true;
 };
 
+// check_range's message with its "{}" replaced by the bad value.
+inline std::string format_check_message(const std::string& message, int64_t value) {
+  const size_t at = message.find("{}");
+  if (at == std::string::npos) return message + " (value " + std::to_string(value) + ")";
+  return message.substr(0, at) + std::to_string(value) + message.substr(at + 2);
+}
+
 // Memory and copies are what makes a device; every other entry has a default that throws
 // "<op>: not implemented for <device>", so a backend can be built up one family at a time and
 // a missing kernel is a clear error, never a crash.
@@ -139,6 +147,13 @@ class Backend {
   virtual void gather(const KView& dst, const KView& src, const KView& index, int dim) { not_implemented("gather"); }
   // dst[.., index[.., i, ..], ..] += src[.., i, ..]; index has src's shape. Accumulates.
   virtual void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) { not_implemented("scatter_add"); }
+  // Checks lo <= v < hi for every element v of `values` (i64); a bad one throws ember::Error
+  // with `message`, its "{}" replaced by the value. The CPU checks now. A GPU checks on the device
+  // without waiting and throws at this host thread's next synchronisation with it (a copy to the
+  // host such as .item(), or cuda::synchronize); so do its gather and scatter_add.
+  virtual void check_range(const KView& values, int64_t lo, int64_t hi, const std::string& message) {
+    not_implemented("check_range");
+  }
 
   // --- conv nets (autograd/ops/conv.cpp, pool.cpp, norm.cpp) --------------------------
   // All tensors contiguous, NCHW; weight [k, c / groups, kh, kw]. y and gx/gw are overwritten.

@@ -38,6 +38,12 @@
 
 using namespace ember;
 
+#ifdef EMBER_CUDA_SIM
+namespace cudasim {
+uint64_t device_to_host_syncs();  // tests/cudasim/cudasim.h: each synchronous read from the device
+}
+#endif
+
 // Every test starts with this: skip without a GPU (or without a driver).
 #define REQUIRE_CUDA()                                                                        \
   if (ember::cuda::device_count() == 0)                                                       \
@@ -512,8 +518,10 @@ TEST(CudaIndex, OutOfRangeIndexIsAClearError) {
   REQUIRE_CUDA();
   Tensor x = zeros({3, 5}, kGpu);
   Tensor bad = from_vector<int64_t>({0, 7, 1}, {3, 1}).to(kGpu);
+  // The check runs on the device: the call returns, and the next read from the device throws.
+  Tensor y = gather(x, 1, bad);
   try {
-    gather(x, 1, bad);
+    y.cpu();
     FAIL() << "gather with index 7 into size 5 did not throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("gather: index 7 is out of range for dim 1 of size 5"), std::string::npos)
@@ -521,16 +529,78 @@ TEST(CudaIndex, OutOfRangeIndexIsAClearError) {
   }
   try {
     scatter_add(x, 1, from_vector<int64_t>({-1, 0, 1}, {3, 1}).to(kGpu), ones({3, 1}, kGpu));
+    cuda::synchronize();
     FAIL() << "scatter_add with index -1 did not throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("scatter_add: index -1 is out of range for dim 1 of size 5"),
               std::string::npos)
         << e.what();
   }
-  // The device is still fine afterwards.
+  // Reported once: the device is fine afterwards.
   Tensor good = from_vector<int64_t>({0, 4, 1}, {3, 1}).to(kGpu);
   EXPECT_EQ(gather(x + 1.0, 1, good).sum().item(), 3.0);
 }
+
+// Targets out of range: the CPU throws at the call, the GPU at the next read, same message.
+TEST(CudaLoss, BadTargetIsReportedAtTheNextRead) {
+  REQUIRE_CUDA();
+  Tensor logits = zeros({3, 4});
+  Tensor target = from_vector<int64_t>({0, 9, 1}, {3});
+  const std::string want = "nll_loss: target 9 is out of range: target values must be in [0, 4) or ignore_index -100";
+  try {
+    cross_entropy(logits, target);
+    FAIL() << "cross_entropy with target 9 of 4 classes did not throw on the CPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+  }
+  Tensor loss = cross_entropy(logits.to(kGpu), target.to(kGpu));
+  try {
+    loss.item();
+    FAIL() << "cross_entropy with target 9 of 4 classes did not throw on the GPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+  }
+  try {
+    one_hot(from_vector<int64_t>({2, -1}, {2}).to(kGpu), 3).cpu();
+    FAIL() << "one_hot of label -1 did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("one_hot: label -1 is out of range: labels must be in [0, 3)"),
+              std::string::npos)
+        << e.what();
+  }
+  // An empty selection of targets (all ignored) gives nan, as in PyTorch, with no read.
+  Tensor ignored = full({3}, -100.0, DType::i64);
+  EXPECT_TRUE(std::isnan(cross_entropy(logits.to(kGpu), ignored.to(kGpu)).item()));
+  EXPECT_TRUE(std::isnan(cross_entropy(logits, ignored).item()));
+}
+
+#ifdef EMBER_CUDA_SIM
+// A training step reads nothing back from the GPU: the loss, its checks and the optimizer stay on
+// the device (counted by the simulator's runtime).
+TEST(CudaTraining, TrainingStepDoesNotSynchronise) {
+  REQUIRE_CUDA();
+  manual_seed(3);
+  auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(12, 16), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(16, 5)});
+  model->to(kGpu);
+  optim::Adam opt(model->parameters(), optim::Hyper{});
+  opt.fused = true;
+  Tensor x = randn({8, 12}).to(kGpu), y = randint(0, 5, {8}).to(kGpu);
+  auto step = [&] {
+    Tensor loss = cross_entropy(model->forward(x), y);
+    loss.backward();
+    opt.step();
+    opt.zero_grad();
+    return loss;
+  };
+  step();  // warm-up: first allocations
+  const uint64_t before = cudasim::device_to_host_syncs();
+  Tensor loss;
+  for (int i = 0; i < 3; ++i) loss = step();
+  EXPECT_EQ(cudasim::device_to_host_syncs() - before, 0u) << "device-to-host synchronisations in 3 training steps";
+  EXPECT_TRUE(std::isfinite(loss.item()));
+}
+#endif
 
 // ---------------------------------------------------------------------------
 // Random: the same seed gives the same numbers on both devices.
@@ -845,7 +915,7 @@ TEST(CudaIndex, ConcurrentBadIndexBlamesOnlyItsOwnCall) {
   std::thread other([&] {
     for (int i = 0; i < 100; ++i) {
       try {
-        gather(x, 1, bad);
+        gather(x, 1, bad).cpu();  // reported at the read
       } catch (const Error&) {
         ++bad_failures;
       }
@@ -853,7 +923,7 @@ TEST(CudaIndex, ConcurrentBadIndexBlamesOnlyItsOwnCall) {
   });
   for (int i = 0; i < 100; ++i) {
     try {
-      gather(x, 1, good);
+      gather(x, 1, good).cpu();
     } catch (const Error& e) {
       ++good_failures;
       ADD_FAILURE() << "a good gather was blamed for another thread's index: " << e.what();

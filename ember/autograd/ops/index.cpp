@@ -115,12 +115,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype) {
   EMBER_CHECK(labels.dtype() == DType::i64, "one_hot: labels must have dtype i64, got ", dtype_name(labels.dtype()));
   EMBER_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
-  if (labels.numel()) {
-    auto lo = static_cast<int64_t>(raw::reduce(ReduceOp::Min, labels, raw::normalize_dims({}, labels.dim(), "one_hot"), false).item());
-    auto hi = static_cast<int64_t>(raw::reduce(ReduceOp::Max, labels, raw::normalize_dims({}, labels.dim(), "one_hot"), false).item());
-    EMBER_CHECK(lo >= 0 && hi < num_classes, "one_hot: labels must be in [0, ", num_classes, "), got values in [",
-                lo, ", ", hi, "]");
-  }
+  // On a GPU checked on the device, reported at the next read from it (Backend::check_range).
+  backend_for(labels.device())
+      .check_range(kview(labels), 0, num_classes,
+                   "one_hot: label {} is out of range: labels must be in [0, " + std::to_string(num_classes) + ")");
   Shape s = labels.shape();
   s.push_back(num_classes);
   Tensor out = zeros(s, TensorOptions(DType::i64, labels.device()));

@@ -43,10 +43,12 @@ Tensor rows_of_classes(const Tensor& x) {
 
 // sum(loss) / (number of kept targets). With none kept the value is nan, as in PyTorch,
 // but the gradient stays 0 (the division uses max(count, 1); the nan is added as a constant).
+// All on the device: no value is read back, so a GPU step does not wait here.
 Tensor mean_over_kept(const Tensor& loss, const Tensor& keepf) {
-  double count = keepf.sum().item();
-  Tensor out = loss.sum() / std::max(count, 1.0);
-  return count > 0 ? out : out + NAN;
+  const Tensor count = keepf.sum();
+  const Tensor one = ones({}, TensorOptions(count.dtype(), count.device()));
+  const Tensor none_kept = raw::where(eq(count, zeros_like(count)), full_like(count, NAN), zeros_like(count));
+  return loss.sum() / maximum(count, one) + none_kept;
 }
 
 }  // namespace
@@ -66,12 +68,11 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, int6
   const int64_t C = lp.shape()[1];
   Tensor keep = ne(t, full({}, static_cast<double>(ignore_index), TensorOptions(DType::i64, t.device())));
   Tensor safe_t = raw::where(keep, t, zeros_like(t));
-  if (safe_t.numel()) {
-    auto lo = raw::reduce(ReduceOp::Min, safe_t, {0}, false).item();
-    auto hi = raw::reduce(ReduceOp::Max, safe_t, {0}, false).item();
-    EMBER_CHECK(lo >= 0 && hi < C, "nll_loss: target values must be in [0, ", C, ") or ignore_index ",
-                ignore_index, ", got values in [", lo, ", ", hi, "]");
-  }
+  // On a GPU checked on the device, reported at the next read from it (Backend::check_range).
+  backend_for(safe_t.device())
+      .check_range(kview(safe_t), 0, C,
+                   "nll_loss: target {} is out of range: target values must be in [0, " + std::to_string(C) +
+                       ") or ignore_index " + std::to_string(ignore_index));
   Tensor keepf = keep.to(lp.dtype());
   Tensor picked = gather(lp, 1, safe_t.unsqueeze(1)).squeeze(1);
   Tensor loss = -(picked * keepf);

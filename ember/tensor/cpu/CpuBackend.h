@@ -5,7 +5,7 @@
 //   Elementwise.cpp  copy/cast, fill, tensor/ElementwiseOps.def's kernels, where, random
 //   Reduce.cpp       sum/max/min, argmax/argmin, softmax
 //   Gemm.cpp         batched GEMM through OpenBLAS
-//   Index.cpp        gather, scatter_add
+//   Index.cpp        gather, scatter_add, check_range
 //   Conv.cpp         convolution: oneDNN (Dnnl.cpp) or im2col + GEMM
 //   Pool.cpp         max/avg/adaptive pooling
 //   Norm.cpp         batch-norm channel statistics and affine maps
@@ -51,6 +51,7 @@ class CpuBackend final : public Backend {
   // Index.cpp
   void gather(const KView& dst, const KView& src, const KView& index, int dim) override;
   void scatter_add(const KView& dst, const KView& src, const KView& index, int dim) override;
+  void check_range(const KView& values, int64_t lo, int64_t hi, const std::string& message) override;
   // Conv.cpp
   void conv2d(const ConvGeom& g, const KView& x, const KView& w, const KView& y) override;
   void conv2d_backward_input(const ConvGeom& g, const KView& gy, const KView& w, const KView& gx) override;

@@ -74,5 +74,20 @@ void CpuBackend::scatter_add(const KView& dst, const KView& src, const KView& in
   });
 }
 
+void CpuBackend::check_range(const KView& values, int64_t lo, int64_t hi, const std::string& message) {
+  EMBER_CHECK(values.dtype == DType::i64, "check_range: values must be i64, got ", dtype_name(values.dtype));
+  const int64_t n = values.numel();
+  const int64_t* base = reinterpret_cast<const int64_t*>(values.data);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t off = 0, rem = i;
+    for (int d = values.ndim - 1; d >= 0; --d) {
+      off += (rem % values.shape[d]) * values.strides[d];
+      rem /= values.shape[d];
+    }
+    const int64_t v = base[off];
+    if (v < lo || v >= hi) EMBER_FAIL(format_check_message(message, v));
+  }
+}
+
 }  // namespace cpu
 }  // namespace ember
