@@ -8,6 +8,7 @@
 //   copy_64M            cudaMemcpy device to device of 64M floats: the yardstick     GB/s
 //   add_64M, sigmoid_64M, add_bcast_4096x4096, sum_64M, sum0_1Mx512, softmax_65536x1000
 //                       Ember ops; GB/s counts the bytes the op must read plus write  GB/s
+//   small_add_us        a + b on 64 elements, 1000 times: the host's cost of one op     us
 //   matmul_4096         [4096, 4096] @ [4096, 4096] f32 (TF32 as the backend has it)  TFLOP/s
 //   mnist_epoch         938 steps of the MNIST MLP (784-100-10, sigmoid, softmax, L1 vs one-hot,
 //                       SGD lr 1, bs 64) over 60,000 rows already on the GPU            ms
@@ -85,6 +86,15 @@ void memory_ops(int reps) {
   tall = Tensor();
   Tensor rows = randn({65536, 1000}, kDev);
   bandwidth("softmax_65536x1000", 8.0 * rows.numel(), [&] { keep = softmax(rows, 1); }, reps);
+}
+
+// Host cost of one small op: 1000 additions of two 64-element tensors, per addition.
+void small_op(int reps) {
+  Tensor a = randn({64}, kDev), b = randn({64}, kDev), keep;
+  const double ms = time_ms([&] {
+    for (int i = 0; i < 1000; ++i) keep = a + b;
+  }, reps);
+  report("small_add_us", ms, "us");  // ms per 1000 = us per op
 }
 
 void matmul_4096(int reps) {
@@ -186,6 +196,7 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   try {
     memory_ops(quick ? 3 : 20);
+    small_op(quick ? 3 : 10);
     matmul_4096(quick ? 3 : 10);
     mnist_epoch(quick ? 1 : 3);
     resnet_steps(quick ? 2 : 10);

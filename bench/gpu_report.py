@@ -37,7 +37,7 @@ for name in list(ember) + [n for n in torch if n not in ember and n != "torch_ve
     unit = (e or t)["unit"]
     ratio = ""
     if e and t and e["value"] and t["value"]:
-        r = e["value"] / t["value"] if unit == "ms" else t["value"] / e["value"]
+        r = e["value"] / t["value"] if unit in ("ms", "us") else t["value"] / e["value"]
         ratio = f"{r:.2f}" + ("" if base == name else f" (vs Ember's {base})")
     frac = f"{e['value'] / copy:.2f}" if e and base == name and unit == "GB/s" and copy else ""
     fmt = lambda r: f"{r['value']:g}" if r else "-"

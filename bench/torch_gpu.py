@@ -57,6 +57,16 @@ def memory_ops(reps):
     bandwidth("softmax_65536x1000", 8.0 * rows.numel(), lambda: torch.softmax(rows, 1), reps)
 
 
+def small_op(reps):
+    a, b = torch.randn(64, device=dev), torch.randn(64, device=dev)
+
+    def run():
+        for _ in range(1000):
+            a + b
+
+    report("small_add_us", time_ms(run, reps), "us")
+
+
 def matmul(reps):
     a, b = torch.randn(4096, 4096, device=dev), torch.randn(4096, 4096, device=dev)
     ms = time_ms(lambda: a @ b, reps)
@@ -158,6 +168,7 @@ if __name__ == "__main__":
     print(json.dumps({"name": "torch_version", "value": torch.__version__, "unit": torch.cuda.get_device_name()}),
           flush=True)
     memory_ops(3 if quick else 20)
+    small_op(3 if quick else 10)
     matmul(3 if quick else 10)
     mnist(1 if quick else 3)
     resnets(2 if quick else 10)

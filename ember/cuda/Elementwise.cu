@@ -78,22 +78,34 @@ __global__ void loop_1d_kernel(LinearPlan<N> p, Index n, Body body) {
   }
 }
 
+// Like the 1-D kernel, kUnroll elements a thread, all loaded before any is stored.
 template <int N, class Body>
 __global__ void loop_nd_fast_kernel(FastPlan<N> p, uint32_t n, Body body) {
-  const uint32_t step = gridDim.x * blockDim.x;
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
-    char* ptr[N];
+  const uint32_t step = gridDim.x * blockDim.x * kUnroll;
+  for (uint32_t first = blockIdx.x * blockDim.x * kUnroll + threadIdx.x; first < n; first += step) {
+    typename Body::Out v[kUnroll];
+    char* out[kUnroll];
 #pragma unroll
-    for (int k = 0; k < N; ++k) ptr[k] = p.base[k];
-    uint32_t rem = i;
-    for (int d = p.ndim - 1; d >= 0; --d) {
-      const uint32_t q = p.shape[d].div(rem);
-      const uint32_t c = rem - q * p.shape[d].d;
-      rem = q;
+    for (int u = 0; u < kUnroll; ++u) {
+      const uint32_t i = first + u * blockDim.x;
+      if (i >= n) continue;
+      char* ptr[N];
 #pragma unroll
-      for (int k = 0; k < N; ++k) ptr[k] += static_cast<int64_t>(c) * p.stride[k][d];
+      for (int k = 0; k < N; ++k) ptr[k] = p.base[k];
+      uint32_t rem = i;
+      for (int d = p.ndim - 1; d >= 0; --d) {
+        const uint32_t q = p.shape[d].div(rem);
+        const uint32_t c = rem - q * p.shape[d].d;
+        rem = q;
+#pragma unroll
+        for (int k = 0; k < N; ++k) ptr[k] += static_cast<int64_t>(c) * p.stride[k][d];
+      }
+      v[u] = body.compute(ptr);
+      out[u] = ptr[0];
     }
-    Body::store(ptr[0], body.compute(ptr));
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (first + u * blockDim.x < n) Body::store(out[u], v[u]);
   }
 }
 
@@ -138,7 +150,8 @@ void run_loop(const char* op, const KView* const (&views)[N], const Body& body) 
       for (int k = 0; k < N; ++k) fp.stride[k][d] = p.stride[k][d];
     }
     for (int k = 0; k < N; ++k) fp.base[k] = p.base[k];
-    launch(loop_nd_fast_kernel<N, Body>, blocks_for(n), kThreads, fp, static_cast<uint32_t>(n), body);
+    launch(loop_nd_fast_kernel<N, Body>, blocks_for((n + kUnroll - 1) / kUnroll), kThreads, fp,
+           static_cast<uint32_t>(n), body);
   } else {
     launch(loop_nd_kernel<N, Body>, blocks_for(n), kThreads, p, n, body);
   }

@@ -109,7 +109,8 @@ __global__ void channel_finish_kernel(int64_t c, int64_t s, int chunks, double c
     if (KIND == ChannelSum::Stats) {
       const double d = a / count;  // mean - k
       out0[ch] = static_cast<T>(static_cast<double>(x[ch * s]) + d);
-      out1[ch] = static_cast<T>(std::max(0.0, b / count - d * d));
+      const double var = b / count - d * d;
+      out1[ch] = static_cast<T>(var > 0 ? var : 0.0);  // rounding can leave a tiny negative
     } else {
       out0[ch] = static_cast<T>(a);
       out1[ch] = static_cast<T>(b);

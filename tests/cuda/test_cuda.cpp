@@ -416,7 +416,7 @@ TEST(CudaMatmul, ShapesLayoutsAndGrads) {
 // ---------------------------------------------------------------------------
 TEST(CudaSoftmax, RowsAndBackward) {
   REQUIRE_CUDA();
-  const std::vector<Shape> shapes = {{37, 129}, {3, 5000}, {1000, 10}, {4, 1}};
+  const std::vector<Shape> shapes = {{37, 129}, {3, 5000}, {1000, 10}, {4, 1}, {2, 1024}, {2, 1025}};
   for (DType t : {DType::f32, DType::f64}) {
     for (const Shape& s : shapes) {
       for (int64_t dim : {0, 1}) {
