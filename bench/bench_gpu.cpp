@@ -151,15 +151,25 @@ void resnet_step(const std::string& name, int64_t size, const cuda::Settings& se
   Tensor x = rand({64, 3, size, size}, kDev);
   Tensor y = randint(0, 37, {64}, TensorOptions(DType::i64, kDev));
   net->train();
-  const double ms = time_ms([&] {
+  auto step = [&] {
     Tensor loss = cross_entropy(net->forward(x), y);
     loss.backward();
     opt.step();
     opt.zero_grad();
-  }, steps, 3);
+  };
+  for (int i = 0; i < 3; ++i) step();
+  const cuda::CudaMemoryStats before = cuda::memory_stats();
+  const double ms = time_ms(step, steps, 0);
+  const cuda::CudaMemoryStats after = cuda::memory_stats();
   report(name.c_str(), ms, "ms");
   if (!split) return;
-  std::vector<double> fwd, bwd, step;
+  // After warm-up every block should come from the allocator's cache: cudaMalloc and cudaFree
+  // (which waits for the device) would make the step times jump.
+  report((name + "_cudamallocs").c_str(),
+         static_cast<double>(after.num_device_mallocs - before.num_device_mallocs + after.num_device_frees -
+                             before.num_device_frees),
+         "calls");
+  std::vector<double> fwd, bwd, optim;
   for (int i = 0; i < steps; ++i) {
     cuda::synchronize();
     const double t0 = now_ms();
@@ -172,19 +182,19 @@ void resnet_step(const std::string& name, int64_t size, const cuda::Settings& se
     opt.step();
     opt.zero_grad();
     cuda::synchronize();
-    fwd.push_back(t1 - t0), bwd.push_back(t2 - t1), step.push_back(now_ms() - t2);
+    fwd.push_back(t1 - t0), bwd.push_back(t2 - t1), optim.push_back(now_ms() - t2);
   }
-  for (auto* v : {&fwd, &bwd, &step}) std::sort(v->begin(), v->end());
+  for (auto* v : {&fwd, &bwd, &optim}) std::sort(v->begin(), v->end());
   report((name + "_fwd").c_str(), fwd[fwd.size() / 2], "ms");
   report((name + "_bwd").c_str(), bwd[bwd.size() / 2], "ms");
-  report((name + "_opt").c_str(), step[step.size() / 2], "ms");
+  report((name + "_opt").c_str(), optim[optim.size() / 2], "ms");
 }
 
 void resnet_steps(int steps) {
   const cuda::Settings start = cuda::settings();
   resnet_step("resnet18_train_bs64_56", 56, conv_settings(false, false, true), 2 * steps);
   resnet_step("resnet18_train_bs64_224", 224, conv_settings(false, false, true), steps);
-  resnet_step("resnet18_train_bs64_224_tf32", 224, conv_settings(true, false, true), steps, true);
+  resnet_step("resnet18_train_bs64_224_tf32", 224, conv_settings(true, false, true), 2 * steps, true);
   resnet_step("resnet18_train_bs64_224_tf32_bench", 224, conv_settings(true, true, true), steps);
   resnet_step("resnet18_train_bs64_224_tf32_bench_nondet", 224, conv_settings(true, true, false), steps);
   cuda::set_settings(start);

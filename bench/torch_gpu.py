@@ -159,7 +159,7 @@ def resnet(name, size, steps, tf32, benchmark, split=False):
 def resnets(steps):
     resnet("resnet18_train_bs64_56", 56, 2 * steps, False, False)
     resnet("resnet18_train_bs64_224", 224, steps, False, False)
-    resnet("resnet18_train_bs64_224_tf32", 224, steps, True, False, split=True)
+    resnet("resnet18_train_bs64_224_tf32", 224, 2 * steps, True, False, split=True)
     resnet("resnet18_train_bs64_224_tf32_bench", 224, steps, True, True)
 
 

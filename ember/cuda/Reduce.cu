@@ -16,8 +16,7 @@
 // Max and min let NaN win, as the CPU and PyTorch do. Sums use T as accumulator.
 //
 // softmax: one warp per row of a contiguous [rows, cols]; the row max and the sum
-// of exponentials are warp-shuffle all-reductions. Same formulas as the CPU rows. Rows of up
-// to 1024 elements are held in registers (read once); longer ones are read three times.
+// of exponentials are warp-shuffle all-reductions. Same formulas as the CPU rows.
 #include <type_traits>
 #include <algorithm>
 
@@ -357,66 +356,6 @@ __global__ void softmax_kernel(T* y, const T* x, int64_t rows, int64_t cols) {
   }
 }
 
-// Rows of at most kCachedCols: each lane keeps its kCachedCols / 32 elements in registers, so x
-// is read once (the kernel above reads it three times). Same formulas, same order.
-constexpr int kCachedCols = 1024, kPerLane = kCachedCols / 32;
-
-template <class T, bool LOG>
-__global__ void softmax_cached_kernel(T* y, const T* x, int64_t rows, int64_t cols) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
-  for (int64_t r = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
-    const T* xr = x + r * cols;
-    T* yr = y + r * cols;
-    T v[kPerLane];
-    T m = neg_inf<T>();
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int64_t c = lane + 32 * k;
-      v[k] = c < cols ? xr[c] : neg_inf<T>();
-      m = v[k] > m ? v[k] : m;
-    }
-    m = warp_all_max(m);
-    T s = 0;
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k)
-      if (lane + 32 * k < cols) s += math::exp(v[k] - m);
-    s = warp_all_sum(s);
-    const T lse = LOG ? m + math::log(s) : T(0), inv = LOG ? T(0) : T(1) / s;
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int64_t c = lane + 32 * k;
-      if (c < cols) yr[c] = LOG ? v[k] - lse : math::exp(v[k] - m) * inv;
-    }
-  }
-}
-
-template <class T, bool LOG>
-__global__ void softmax_backward_cached_kernel(T* gx, const T* gy, const T* y, int64_t rows, int64_t cols) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
-  for (int64_t r = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
-    const T* g = gy + r * cols;
-    const T* yr = y + r * cols;
-    T* o = gx + r * cols;
-    T gv[kPerLane], yv[kPerLane];
-    T s = 0;
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int64_t c = lane + 32 * k;
-      gv[k] = c < cols ? g[c] : T(0);
-      yv[k] = c < cols ? yr[c] : T(0);
-      if (c < cols) s += LOG ? gv[k] : gv[k] * yv[k];
-    }
-    s = warp_all_sum(s);
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int64_t c = lane + 32 * k;
-      if (c < cols) o[c] = LOG ? gv[k] - math::exp(yv[k]) * s : yv[k] * (gv[k] - s);
-    }
-  }
-}
-
 template <class T, bool LOG>
 __global__ void softmax_backward_kernel(T* gx, const T* gy, const T* y, int64_t rows, int64_t cols) {
   const int lane = threadIdx.x & 31;
@@ -477,11 +416,8 @@ void CudaBackend::softmax(bool log, const KView& y, const KView& x) {
   if (rows * cols == 0) return;
   on_float(name, [&](auto* ys, auto* xs) {
     using T = std::remove_pointer_t<decltype(ys)>;
-    const bool cached = cols <= kCachedCols;
-    if (log) launch(cached ? softmax_cached_kernel<T, true> : softmax_kernel<T, true>, row_blocks(rows), kThreads, ys,
-                    xs, rows, cols);
-    else launch(cached ? softmax_cached_kernel<T, false> : softmax_kernel<T, false>, row_blocks(rows), kThreads, ys,
-                xs, rows, cols);
+    if (log) launch(softmax_kernel<T, true>, row_blocks(rows), kThreads, ys, xs, rows, cols);
+    else launch(softmax_kernel<T, false>, row_blocks(rows), kThreads, ys, xs, rows, cols);
   }, y, x);
   after_launch(name);
 }
@@ -493,11 +429,8 @@ void CudaBackend::softmax_backward(bool log, const KView& gx, const KView& gy, c
   if (rows * cols == 0) return;
   on_float(name, [&](auto* o, auto* g, auto* yy) {
     using T = std::remove_pointer_t<decltype(o)>;
-    const bool cached = cols <= kCachedCols;
-    if (log) launch(cached ? softmax_backward_cached_kernel<T, true> : softmax_backward_kernel<T, true>,
-                    row_blocks(rows), kThreads, o, g, yy, rows, cols);
-    else launch(cached ? softmax_backward_cached_kernel<T, false> : softmax_backward_kernel<T, false>,
-                row_blocks(rows), kThreads, o, g, yy, rows, cols);
+    if (log) launch(softmax_backward_kernel<T, true>, row_blocks(rows), kThreads, o, g, yy, rows, cols);
+    else launch(softmax_backward_kernel<T, false>, row_blocks(rows), kThreads, o, g, yy, rows, cols);
   }, gx, gy, y);
   after_launch(name);
 }
