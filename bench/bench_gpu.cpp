@@ -17,7 +17,8 @@
 //                       zero_grad), median of the timed steps, f32 convolutions without
 //                       TF32                                                            ms
 //   ..._224_tf32        the same with TF32 convolutions (the default of both), and its
-//                       forward/backward/optimizer split (_fwd, _bwd, _opt)            ms
+//                       forward/backward/optimizer split (_fwd, _bwd, _opt), and the host's
+//                       time to queue the forward and the whole step (_fwd_host, _step_host) ms
 //   ..._224_tf32_bench  with cudnn benchmarking (Ember: conv_benchmark, deterministic
 //                       algorithms; _bench_nondet: any algorithm)                      ms
 // Each time is taken after warm-up, between two device synchronisations.
@@ -169,11 +170,18 @@ void resnet_step(const std::string& name, int64_t size, const cuda::Settings& se
          static_cast<double>(after.num_device_mallocs - before.num_device_mallocs + after.num_device_frees -
                              before.num_device_frees),
          "calls");
-  std::vector<double> fwd, bwd, optim;
+  std::vector<double> fwd, bwd, optim, fwd_host, step_host;
+  for (int i = 0; i < steps; ++i) {  // the host's time to queue a whole step
+    cuda::synchronize();
+    const double t0 = now_ms();
+    step();
+    step_host.push_back(now_ms() - t0);
+  }
   for (int i = 0; i < steps; ++i) {
     cuda::synchronize();
     const double t0 = now_ms();
     Tensor loss = cross_entropy(net->forward(x), y);
+    fwd_host.push_back(now_ms() - t0);
     cuda::synchronize();
     const double t1 = now_ms();
     loss.backward();
@@ -184,7 +192,10 @@ void resnet_step(const std::string& name, int64_t size, const cuda::Settings& se
     cuda::synchronize();
     fwd.push_back(t1 - t0), bwd.push_back(t2 - t1), optim.push_back(now_ms() - t2);
   }
-  for (auto* v : {&fwd, &bwd, &optim}) std::sort(v->begin(), v->end());
+  for (auto* v : {&fwd, &bwd, &optim, &fwd_host, &step_host}) std::sort(v->begin(), v->end());
+  // Host-bound when these come near the synchronised times above.
+  report((name + "_fwd_host").c_str(), fwd_host[fwd_host.size() / 2], "ms");
+  report((name + "_step_host").c_str(), step_host[step_host.size() / 2], "ms");
   report((name + "_fwd").c_str(), fwd[fwd.size() / 2], "ms");
   report((name + "_bwd").c_str(), bwd[bwd.size() / 2], "ms");
   report((name + "_opt").c_str(), optim[optim.size() / 2], "ms");

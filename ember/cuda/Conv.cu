@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,10 @@ struct ConvPlan {
   bool timed[3] = {false, false, false};  // conv_benchmark: the candidates were timed
   std::vector<Candidate> cands[3];
   size_t first[3] = {0, 0, 0};  // the candidate to try first (the one that ran last time)
+  // The workspace size cuDNN gave for candidate ws_for[d] (SIZE_MAX: none asked yet): a plan's
+  // geometry is fixed, so the next call of the same candidate skips the query.
+  size_t ws_for[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
+  size_t ws_bytes[3] = {0, 0, 0};
 };
 
 using PlanKey = std::array<int64_t, 21>;
@@ -267,7 +272,13 @@ void run_plan(cudnnHandle_t h, DType t, ConvPlan& p, Dir d, WsSize&& ws_size, Ru
     const size_t i = (p.first[d] + k) % cands.size();
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, cands[i].math));
     size_t bytes = 0;
-    cudnnStatus_t s = ws_size(cands[i], &bytes);
+    cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
+    if (p.ws_for[d] == i) {
+      bytes = p.ws_bytes[d];
+    } else {
+      s = ws_size(cands[i], &bytes);
+      if (s == CUDNN_STATUS_SUCCESS) p.ws_for[d] = i, p.ws_bytes[d] = bytes;
+    }
     if (s == CUDNN_STATUS_SUCCESS) {
       std::unique_ptr<Scratch> ws;
       try {
