@@ -9,6 +9,7 @@
 //   add_64M, sigmoid_64M, add_bcast_4096x4096, sum_64M, sum0_1Mx512, softmax_65536x1000
 //                       Ember ops; GB/s counts the bytes the op must read plus write  GB/s
 //   small_add_us        a + b on 64 elements, 1000 times: the host's cost of one op     us
+//   small_conv_us       the same for conv2d of [2, 8, 8, 8] by [8, 8, 3, 3]             us
 //   matmul_4096         [4096, 4096] @ [4096, 4096] f32 (TF32 as the backend has it)  TFLOP/s
 //   mnist_epoch         938 steps of the MNIST MLP (784-100-10, sigmoid, softmax, L1 vs one-hot,
 //                       SGD lr 1, bs 64) over 60,000 rows already on the GPU            ms
@@ -96,6 +97,12 @@ void small_op(int reps) {
     for (int i = 0; i < 1000; ++i) keep = a + b;
   }, reps);
   report("small_add_us", ms, "us");  // ms per 1000 = us per op
+  // The same for a small convolution (cuDNN's call is most of it).
+  Tensor x = randn({2, 8, 8, 8}, kDev), w = randn({8, 8, 3, 3}, kDev);
+  const double conv_ms = time_ms([&] {
+    for (int i = 0; i < 1000; ++i) keep = conv2d(x, w);
+  }, reps);
+  report("small_conv_us", conv_ms, "us");
 }
 
 void matmul_4096(int reps) {

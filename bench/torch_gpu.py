@@ -65,6 +65,13 @@ def small_op(reps):
             a + b
 
     report("small_add_us", time_ms(run, reps), "us")
+    x, w = torch.randn(2, 8, 8, 8, device=dev), torch.randn(8, 8, 3, 3, device=dev)
+
+    def conv():
+        for _ in range(1000):
+            torch.nn.functional.conv2d(x, w)
+
+    report("small_conv_us", time_ms(conv, reps), "us")
 
 
 def matmul(reps):

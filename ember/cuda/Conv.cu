@@ -75,7 +75,16 @@ struct ConvPlan {
   // geometry is fixed, so the next call of the same candidate skips the query.
   size_t ws_for[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
   size_t ws_bytes[3] = {0, 0, 0};
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;  // what the descriptor holds now
 };
+
+// Sets the descriptor's math type only when it changes: cuDNN may key its own caches on the
+// descriptor, so an unchanged descriptor is left alone.
+void set_math(ConvPlan& p, cudnnMathType_t m) {
+  if (p.math == m) return;
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, m));
+  p.math = m;
+}
 
 using PlanKey = std::array<int64_t, 21>;
 
@@ -124,6 +133,7 @@ ConvPlan& plan_for(DType t, const ConvGeom& g, int64_t nb) {
                                               as_int(g.dh), as_int(g.dw), CUDNN_CROSS_CORRELATION, dt));
   CUDNN_CHECK(cudnnSetConvolutionGroupCount(p->conv, as_int(g.groups)));
   CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, base_math(t)));
+  p->math = base_math(t);
   int on = 0, oc = 0, oh = 0, ow = 0;
   CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &on, &oc, &oh, &ow));
   EMBER_INTERNAL_ASSERT(on == nb && oc == g.k && oh == g.oh && ow == g.ow, "conv2d: cuDNN's output [", on, ", ",
@@ -236,7 +246,7 @@ void time_candidates(ConvPlan& p, Dir d, WsSize&& ws_size, Run&& run) {
   float best = -1;
   for (size_t i = 0; i < cands.size(); ++i) {
     if (only_det && !cands[i].deterministic) continue;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, cands[i].math));
+    set_math(p, cands[i].math);
     size_t bytes = 0;
     if (ws_size(cands[i], &bytes) != CUDNN_STATUS_SUCCESS) continue;
     std::unique_ptr<Scratch> ws;
@@ -270,7 +280,7 @@ void run_plan(cudnnHandle_t h, DType t, ConvPlan& p, Dir d, WsSize&& ws_size, Ru
   std::string no_memory;  // the allocator's message when a workspace did not fit
   for (size_t k = 0; k < cands.size(); ++k) {
     const size_t i = (p.first[d] + k) % cands.size();
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, cands[i].math));
+    set_math(p, cands[i].math);
     size_t bytes = 0;
     cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
     if (p.ws_for[d] == i) {

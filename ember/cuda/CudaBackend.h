@@ -60,7 +60,7 @@ class CudaBackend final : public Backend {
   void pool2d(bool is_max, const PoolGeom& g, const KView& x, const KView& y, const KView& argmax) override;
   void pool2d_backward(bool is_max, const PoolGeom& g, const KView& gy, const KView& argmax, const KView& gx) override;
   // Norm.cu
-  void channel_stats(const KView& x, const KView& mean, const KView& var) override;
+  void channel_stats(const KView& x, const KView& mean, const KView& var, const ChannelStatsFinish& finish) override;
   void channel_affine(const KView& x, const KView& scale, const KView& shift, const KView& y) override;
   void channel_grad_sums(const KView& gy, const KView& x, const KView& mean, const KView& sum_gy,
                          const KView& sum_gy_xmu) override;

@@ -98,7 +98,7 @@ __global__ void channel_partial_kernel(int64_t n, int64_t c, int64_t s, const T*
 //   Stats: out0 = mean, out1 = biased variance     Grad: out0, out1 = the two sums
 template <class T, ChannelSum KIND>
 __global__ void channel_finish_kernel(int64_t c, int64_t s, int chunks, double count, const T* x,
-                                      const double* partial, T* out0, T* out1) {
+                                      const double* partial, T* out0, T* out1, BatchNormFinish<T> finish) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t ch = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; ch < c; ch += step) {
     double a = 0, b = 0;
@@ -107,10 +107,14 @@ __global__ void channel_finish_kernel(int64_t c, int64_t s, int chunks, double c
       b += partial[2 * (ch * chunks + k) + 1];
     }
     if (KIND == ChannelSum::Stats) {
+      const double k = chunks > 0 ? static_cast<double>(x[ch * s]) : 0.0;  // the shift of the partial sums
       const double d = a / count;  // mean - k
-      out0[ch] = static_cast<T>(static_cast<double>(x[ch * s]) + d);
       const double var = b / count - d * d;
-      out1[ch] = static_cast<T>(var > 0 ? var : 0.0);  // rounding can leave a tiny negative
+      const T mean_t = static_cast<T>(k + d);
+      const T var_t = static_cast<T>(var > 0 ? var : 0.0);  // rounding can leave a tiny negative
+      out0[ch] = mean_t;
+      out1[ch] = var_t;
+      batch_norm_finish(ch, mean_t, var_t, finish);
     } else {
       out0[ch] = static_cast<T>(a);
       out1[ch] = static_cast<T>(b);
@@ -129,22 +133,22 @@ int channel_chunks(int64_t n, int64_t c, int64_t s) {
 }
 
 template <class T, ChannelSum KIND>
-void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, T* out0, T* out1) {
+void channel_pass(int64_t n, int64_t c, int64_t s, const T* x, const T* gy, const T* mean, T* out0, T* out1,
+                  const BatchNormFinish<T>& finish = {}) {
   EMBER_CHECK(c * static_cast<int64_t>(channel_chunks(n, c, s)) <= INT_MAX, "batch_norm: ", c,
               " channels are too many for one launch");
-  if (n * s == 0) {  // no elements: every sum, mean and variance is 0 (as on the CPU)
-    CUDA_CHECK(cudaMemsetAsync(out0, 0, static_cast<size_t>(c) * sizeof(T), nullptr));
-    CUDA_CHECK(cudaMemsetAsync(out1, 0, static_cast<size_t>(c) * sizeof(T), nullptr));
-    return;
-  }
-  const int chunks = channel_chunks(n, c, s);
+  // No elements: no partial sums (chunks 0), so every sum, mean and variance is 0, as on the CPU.
+  const int chunks = n * s == 0 ? 0 : channel_chunks(n, c, s);
   const Scratch buf(static_cast<size_t>(c * chunks * 2) * sizeof(double));
   double* partial = static_cast<double*>(buf.get());
-  launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, mean,
-         chunks, partial);
-  after_launch("batch_norm");
+  if (chunks > 0) {
+    launch(channel_partial_kernel<T, KIND>, static_cast<unsigned int>(c * chunks), kSumThreads, n, c, s, x, gy, mean,
+           chunks, partial);
+    after_launch("batch_norm");
+  }
   const double count = static_cast<double>(std::max<int64_t>(1, n * s));
-  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, s, chunks, count, x, partial, out0, out1);
+  launch(channel_finish_kernel<T, KIND>, blocks_for(c), kThreads, c, s, chunks, count, x, partial, out0, out1,
+         finish);
   after_launch("batch_norm");
 }
 
@@ -253,13 +257,13 @@ __global__ void layer_norm_backward_kernel(int64_t rows, int64_t cols, const T* 
 
 using namespace detail;  // the kernels and helpers above
 
-void CudaBackend::channel_stats(const KView& x, const KView& mean, const KView& var) {
+void CudaBackend::channel_stats(const KView& x, const KView& mean, const KView& var, const ChannelStatsFinish& finish) {
   const DeviceGuard guard(index_);
   const int64_t n = x.shape[0], c = x.shape[1], s = x.shape[2];
   if (c == 0) return;
   on_float("batch_norm", [&](auto* xs, auto* m, auto* v) {
     using T = std::remove_pointer_t<decltype(xs)>;
-    channel_pass<T, ChannelSum::Stats>(n, c, s, xs, nullptr, nullptr, m, v);
+    channel_pass<T, ChannelSum::Stats>(n, c, s, xs, nullptr, nullptr, m, v, finish.typed_for<T>());
   }, x, mean, var);
 }
 

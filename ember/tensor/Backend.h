@@ -17,6 +17,7 @@
 #include "ember/tensor/Device.h"
 #include "ember/tensor/Dispatch.h"
 #include "ember/tensor/Functors.h"
+#include "ember/tensor/NormMath.h"
 #include "ember/tensor/OptimMath.h"
 
 namespace ember {
@@ -62,6 +63,25 @@ void on_float(const char* op, F&& f, const KView& first, const V&... rest) {
     f(typed<T>(first), typed<T>(rest)...);
   });
 }
+
+// The finishing step of Backend::channel_stats (tensor/NormMath.h): [c] views, each may be absent
+// (data == nullptr). weight and bias are read; running_mean and running_var are updated in place;
+// invstd, scale and shift are written. count: the values per channel (for the unbiased variance).
+struct ChannelStatsFinish {
+  KView weight, bias, running_mean, running_var, invstd, scale, shift;
+  double eps = 1e-5, momentum = 0.1;
+  int64_t count = 1;
+  template <class T>
+  BatchNormFinish<T> typed_for() const {
+    BatchNormFinish<T> f;
+    f.weight = typed<T>(weight), f.bias = typed<T>(bias);
+    f.running_mean = typed<T>(running_mean), f.running_var = typed<T>(running_var);
+    f.invstd = typed<T>(invstd), f.scale = typed<T>(scale), f.shift = typed<T>(shift);
+    f.eps = static_cast<T>(eps), f.keep = static_cast<T>(1 - momentum), f.momentum = static_cast<T>(momentum);
+    f.unbias = static_cast<T>(count > 1 ? static_cast<double>(count) / static_cast<double>(count - 1) : 1.0);
+    return f;
+  }
+};
 
 enum class ReduceOp : uint8_t { Sum, Max, Min };
 enum class RandomDist : uint8_t { Uniform, Normal, Bits64 };
@@ -174,11 +194,15 @@ class Backend {
     not_implemented("pool2d_backward");
   }
   // Per-channel kernels over contiguous x [n, c, s] (batch norm; s = h * w); per-channel views are [c]:
-  //   channel_stats:  mean[c], biased var[c] over n and s
+  //   channel_stats:  mean[c], biased var[c] over n and s; then, when `finish` has them, the rest of
+  //                   a training step's statistics (invstd, scale, shift, running stats: the math
+  //                   of tensor/NormMath.h) in the same launch
   //   channel_affine: y = x * scale[c] + shift[c]
   //   channel_grad_sums: sum_gy[c] = sum gy, sum_gy_xmu[c] = sum gy * (x - mean[c])
   //   batch_norm_backward_input: gx = (gy - a[c] - (x - mean[c]) * b[c]) * k[c]
-  virtual void channel_stats(const KView& x, const KView& mean, const KView& var) { not_implemented("channel_stats"); }
+  virtual void channel_stats(const KView& x, const KView& mean, const KView& var, const ChannelStatsFinish& finish) {
+    not_implemented("channel_stats");
+  }
   virtual void channel_affine(const KView& x, const KView& scale, const KView& shift, const KView& y) {
     not_implemented("channel_affine");
   }

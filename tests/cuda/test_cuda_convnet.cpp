@@ -249,10 +249,30 @@ void check_batch_norm(int64_t n, int64_t c, int64_t s, DType t) {
   // An offset mean, so that the variance is a difference of nearby numbers.
   Both x = rand_both(xs, t, 2, 4, 31), gy = rand_both(xs, t, -1, 1, 32);
   Both mean = out_both(cs, t), var = out_both(cs, t);
-  cpu.channel_stats(kview(x.cpu), kview(mean.cpu), kview(var.cpu));
-  gpu.channel_stats(kview(x.gpu), kview(mean.gpu), kview(var.gpu));
+  // With the finishing step (tensor/NormMath.h): weight, bias and running statistics in, invstd,
+  // scale, shift out, running statistics updated.
+  Both w = rand_both(cs, t, 0.5, 2, 35), bias = rand_both(cs, t, -1, 1, 36);
+  Both rm = rand_both(cs, t, -1, 1, 37), rv = rand_both(cs, t, 0.5, 2, 38);
+  Both invstd = out_both(cs, t), sc = out_both(cs, t), sh = out_both(cs, t);
+  auto finish = [&](bool on_gpu) {
+    auto pick = [&](Both& b) { return kview(on_gpu ? b.gpu : b.cpu); };
+    ChannelStatsFinish f;
+    f.weight = pick(w), f.bias = pick(bias), f.running_mean = pick(rm), f.running_var = pick(rv);
+    f.invstd = pick(invstd), f.scale = pick(sc), f.shift = pick(sh);
+    f.eps = 1e-5, f.momentum = 0.1, f.count = std::max<int64_t>(n * s, 2);
+    return f;
+  };
+  cpu.channel_stats(kview(x.cpu), kview(mean.cpu), kview(var.cpu), finish(false));
+  gpu.channel_stats(kview(x.gpu), kview(mean.gpu), kview(var.gpu), finish(true));
   expect_close(mean.gpu, mean.cpu, bn_tol(t), "channel_stats mean " + what);
   expect_close(var.gpu, var.cpu, bn_tol(t), "channel_stats var " + what);
+  if (c > 0) {
+    expect_close(invstd.gpu, invstd.cpu, bn_tol(t), "channel_stats invstd " + what);
+    expect_close(sc.gpu, sc.cpu, bn_tol(t), "channel_stats scale " + what);
+    expect_close(sh.gpu, sh.cpu, bn_tol(t), "channel_stats shift " + what);
+    expect_close(rm.gpu, rm.cpu, bn_tol(t), "channel_stats running_mean " + what);
+    expect_close(rv.gpu, rv.cpu, bn_tol(t), "channel_stats running_var " + what);
+  }
 
   Both scale = rand_both(cs, t, 0.5, 2, 33), shift = rand_both(cs, t, -1, 1, 34);
   Both y = out_both(xs, t);

@@ -1,6 +1,7 @@
 // tensor/cpu/Norm.cpp: the per-channel kernels of batch norm on the CPU. cuda/Norm.cu is its twin.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "ember/tensor/cpu/CpuBackend.h"
 #include "ember/tensor/cpu/Loops.h"
@@ -79,9 +80,13 @@ void batch_norm_backward_input(int64_t n, int64_t c, int64_t s, const T* gy, con
   }
 }
 
-void CpuBackend::channel_stats(const KView& x, const KView& mean, const KView& var) {
+void CpuBackend::channel_stats(const KView& x, const KView& mean, const KView& var, const ChannelStatsFinish& finish) {
   on_float("batch_norm", [&](auto* xs, auto* m, auto* v) {
-    cpu::channel_stats(x.shape[0], x.shape[1], x.shape[2], xs, m, v);
+    using T = std::remove_pointer_t<decltype(m)>;
+    const int64_t c = x.shape[1];
+    cpu::channel_stats(x.shape[0], c, x.shape[2], xs, m, v);
+    const BatchNormFinish<T> f = finish.typed_for<T>();
+    for (int64_t ch = 0; ch < c; ++ch) batch_norm_finish(ch, m[ch], v[ch], f);
   }, x, mean, var);
 }
 
