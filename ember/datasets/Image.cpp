@@ -13,6 +13,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -165,6 +166,25 @@ void check_png_chunks(const std::string& name, const uint8_t* d, size_t size) {
   }
 }
 
+// The pixel limit, before anything the size of the image is allocated.
+void check_pixels(const std::string& name, const char* format, int64_t w, int64_t h);
+
+// The size a PNG or BMP header declares, checked against the pixel limit before stb_image sees
+// it: stb refuses a side over 2^24 itself but then, having tried every other format, reports
+// "unknown image type", which hides the real cause.
+void check_declared_pixels(const std::string& name, const uint8_t* d, size_t size) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto be32 = [&](size_t i) { return (int64_t(d[i]) << 24) | (int64_t(d[i + 1]) << 16) | (int64_t(d[i + 2]) << 8) | d[i + 3]; };
+  auto le32 = [&](size_t i) {
+    const uint32_t u = uint32_t(d[i]) | (uint32_t(d[i + 1]) << 8) | (uint32_t(d[i + 2]) << 16) | (uint32_t(d[i + 3]) << 24);
+    return static_cast<int64_t>(static_cast<int32_t>(u));
+  };
+  if (size >= 24 && std::memcmp(d, kPng, 8) == 0 && std::memcmp(d + 12, "IHDR", 4) == 0)
+    check_pixels(name, "PNG ", be32(16), be32(20));
+  else if (size >= 26 && d[0] == 'B' && d[1] == 'M')
+    check_pixels(name, "BMP ", std::abs(le32(18)), std::abs(le32(22)));  // a negative height: top-down rows
+}
+
 [[noreturn]] void decode_fail(const std::string& name, const uint8_t* data, size_t size) {
   EMBER_FAIL("image: ", name, ": cannot decode (stb_image: ", stb_reason(), "); the file has ",
              size, " bytes starting ", leading_bytes(data, size),
@@ -183,6 +203,14 @@ void set_max_image_pixels(int64_t n) {
 }
 int64_t max_image_pixels() { return g_max_pixels; }
 
+namespace {
+void check_pixels(const std::string& name, const char* format, int64_t w, int64_t h) {
+  EMBER_CHECK(w * h <= max_image_pixels(), "image: ", name, ": ", format, "header claims ", w, "x", h, " = ", w * h,
+              " pixels, over the limit of ", max_image_pixels(),
+              " (set_max_image_pixels); refusing to decode: the header is probably corrupt");
+}
+}  // namespace
+
 ImageInfo image_info(const std::string& path) {
   std::vector<uint8_t> bytes = read_file_bytes(path, /*gunzip=*/false, "image");
   EMBER_CHECK(!bytes.empty(), "image: ", path, ": file is empty");
@@ -192,6 +220,7 @@ ImageInfo image_info(const std::string& path) {
   check_jpeg_huffman_tables(path, bytes.data(), bytes.size());
   check_pnm_header(path, bytes.data(), bytes.size());
   check_png_chunks(path, bytes.data(), bytes.size());
+  check_declared_pixels(path, bytes.data(), bytes.size());
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height,
                              &info.channels))
     decode_fail(path, bytes.data(), bytes.size());
@@ -207,10 +236,9 @@ Tensor decode_image(const uint8_t* data, size_t size, const std::string& name, i
   check_jpeg_huffman_tables(name, data, size);  // before stb parses the header (info reads DHTs too)
   check_pnm_header(name, data, size);
   check_png_chunks(name, data, size);
+  check_declared_pixels(name, data, size);
   if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c)) decode_fail(name, data, size);
-  EMBER_CHECK(int64_t(w) * int64_t(h) <= max_image_pixels(), "image: ", name, ": header claims ", w, "x", h,
-              " = ", int64_t(w) * int64_t(h), " pixels, over the limit of ", max_image_pixels(),
-              " (set_max_image_pixels); refusing to decode: the header is probably corrupt");
+  check_pixels(name, "", w, h);
   unsigned char* pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &c, channels);
   if (!pixels) decode_fail(name, data, size);
   int out_c = channels ? channels : c;

@@ -117,6 +117,25 @@ TEST(HostileHeaders, ImageClaimingHugeDimensionsIsRefused) {
   expect_error([] { set_max_image_pixels(0); }, {"positive"});
 }
 
+// A side over 2^24 is one stb_image refuses itself, but it then reports "unknown image type" (it
+// tries every other format): the pixel limit names the real cause first.
+TEST(HostileHeaders, HugePngOrBmpNamesThePixelLimitNotUnknownType) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                              0x02, 0x00, 0x00, 0x00, 0, 0, 0, 2, 8, 2, 0, 0, 0, 0, 0, 0, 0};  // 2^25 x 2
+  expect_error([&] { decode_image(png.data(), png.size(), "wide.png"); },
+               {"wide.png", "PNG header claims 33554432x2 = 67108864 pixels, over the limit"});
+  std::vector<uint8_t> bmp(54, 0);
+  bmp[0] = 'B', bmp[1] = 'M', bmp[14] = 40;
+  bmp[21] = 0x02;                                   // width 2^25 (little-endian at 18)
+  bmp[22] = 0xfe, bmp[23] = bmp[24] = bmp[25] = 0xff;  // height -2: top-down rows
+  bmp[26] = 1, bmp[28] = 24;
+  expect_error([&] { decode_image(bmp.data(), bmp.size(), "wide.bmp"); },
+               {"wide.bmp", "BMP header claims 33554432x2", "over the limit"});
+  const std::string path = ::testing::TempDir() + "wide.png";
+  ember_test::write_bytes(path, png);
+  expect_error([&] { image_info(path); }, {"wide.png", "PNG header claims", "over the limit"});
+}
+
 TEST(FuzzRegressions, ImageSeedsStillDecode) {
   // The hand-made fuzz seeds (fuzz/corpus/image: PNG, JPEG, GIF, BMP, PGM, PPM, TGA, HDR) are valid
   // files: the checks added for the findings (JPEG Huffman tables, PNM header, pixel limit) must
