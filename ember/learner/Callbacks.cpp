@@ -364,8 +364,27 @@ void TerminateOnNaNCallback::after_loss() {
   const char* text = std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
   msg << "Learner: the training loss is " << text << " at epoch " << l.epoch << ", batch " << l.iter << " of "
       << l.n_iter << " (training batch " << l.train_iter << ", lr " << (groups.size() > 1 ? "[" : "") << lrs.str()
-      << (groups.size() > 1 ? "]" : "") << "); stopped before backward, so the weights are those of the last "
-      << "good step. Try a lower learning rate, or find the op with EMBER_DETECT_ANOMALY=1 (docs/reliability.md)";
+      << (groups.size() > 1 ? "]" : "") << ")";
+  // Weights that are already NaN or Inf are the cause, not the learning rate: name them.
+  std::ostringstream bad;
+  int n_bad = 0;
+  for (const auto& [name, p] : l.model->named_parameters()) {
+    const std::vector<double> w = p.detach().to(DType::f64).to_vector<double>();
+    int64_t nan = 0, inf = 0;
+    for (double x : w) nan += std::isnan(x), inf += std::isinf(x);
+    if (nan + inf == 0) continue;
+    if (n_bad++ < 3) bad << (n_bad > 1 ? "; " : "") << name << " holds " << nan << " NaN and " << inf << " Inf";
+  }
+  if (n_bad > 0) {
+    msg << " because the model's weights are not finite: " << bad.str();
+    if (n_bad > 3) msg << "; and " << n_bad - 3 << " more parameters";
+    msg << ". No learning rate helps: check the weights that were loaded, or find the step that made them with "
+        << "EMBER_DETECT_ANOMALY=1, which stops at the first op whose result or gradient is not finite "
+        << "(docs/reliability.md)";
+  } else {
+    msg << "; stopped before backward, so the weights are those of the last good step. Try a lower learning "
+        << "rate, or find the op with EMBER_DETECT_ANOMALY=1 (docs/reliability.md)";
+  }
   throw NonFiniteLossError(msg.str(), v);
 }
 

@@ -301,6 +301,32 @@ TEST(TerminateOnNaN, StopsWithEpochBatchLossAndLr) {
   EXPECT_NO_THROW(l.fit(1, 0.1));
 }
 
+// Weights that are already NaN: the message names them instead of advising a lower learning rate.
+TEST(TerminateOnNaN, NonFiniteWeightsAreNamedAsTheCause) {
+  DetectAnomalyGuard off(false);
+  manual_seed(3);
+  auto [x, y] = blobs(64);
+  DataLoaders dls{std::make_shared<DataLoader>(x, y, DataLoaderOptions{16}), nullptr, {}};
+  auto model = std::make_shared<nn::Linear>(2, 3);
+  {
+    NoGradGuard ng;
+    model->parameters()[0].narrow(0, 1, 1).fill_(std::numeric_limits<double>::quiet_NaN());  // 2 NaN in weight
+  }
+  Learner l(dls, model, std::make_shared<nn::CrossEntropyLoss>(), sgd());
+  l.recorder->logging = false;
+  try {
+    l.fit(1, 0.1);
+    FAIL() << "expected NonFiniteLossError";
+  } catch (const NonFiniteLossError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("loss is nan at epoch 0, batch 0 of 4"), std::string::npos) << m;
+    EXPECT_NE(m.find("because the model's weights are not finite: weight holds 2 NaN and 0 Inf"), std::string::npos)
+        << m;
+    EXPECT_NE(m.find("No learning rate helps"), std::string::npos) << m;
+    EXPECT_EQ(m.find("Try a lower learning rate"), std::string::npos) << m;
+  }
+}
+
 TEST(Signals, SigintWritesCheckpointAndResumesBitExact) {
   auto straight = straight_run();
   std::string path = temp_path("resume_sigint.safetensors");
