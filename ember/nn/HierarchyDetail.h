@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ember/nn/Hierarchy.h"
+#include "ember/tensor/Backend.h"
 #include "ember/tensor/Error.h"
 
 namespace ember {
@@ -39,20 +40,22 @@ inline Tensor reduce(const Tensor& per_sample, Reduction r) {
 
 // logits [B, n] and targets i64 [B] with values in [0, n_classes).
 inline void check_inputs(const char* op, const Tensor& logits, int64_t width, const Tensor& target, int64_t n_classes) {
-  EMBER_CHECK(logits.dim() == 2 && logits.size(1) == width, op, ": expected logits [B, ", width, "], got ",
-              fmt(logits.shape()));
+  EMBER_CHECK(logits.dim() == 2, op, ": expected logits [B, ", width, "] (one score per class of the loss's ",
+              "hierarchy), got ", fmt(logits.shape()));
+  EMBER_CHECK(logits.size(1) == width, op, ": the model gives ", logits.size(1), " scores per item (logits ",
+              fmt(logits.shape()), ") but the loss expects ", width, " (from its class hierarchy): the model's last ",
+              "layer and the loss's classes disagree");
   EMBER_CHECK(is_floating(logits.dtype()), op, ": logits must be float, got dtype ", dtype_name(logits.dtype()));
   if (!target.defined()) return;
   EMBER_CHECK(target.dtype() == DType::i64, op, ": targets must be class indices (i64), got dtype ",
               dtype_name(target.dtype()));
   EMBER_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), op, ": expected targets [",
               logits.size(0), "], got ", fmt(target.shape()));
-  if (target.numel()) {
-    std::vector<int64_t> t = target.to_vector<int64_t>();
-    auto [lo, hi] = std::minmax_element(t.begin(), t.end());
-    EMBER_CHECK(*lo >= 0 && *hi < n_classes, op, ": target values must be in [0, ", n_classes, "), got values in [",
-                *lo, ", ", *hi, "]");
-  }
+  // On a GPU checked on the device and reported at the next read from it (Backend::check_range).
+  backend_for(target.device())
+      .check_range(kview(target), 0, n_classes,
+                   std::string(op) + ": target {} is out of range: target values must be in [0, " +
+                       std::to_string(n_classes) + ") (the classes of the loss's hierarchy)");
 }
 
 inline Tensor like(const Tensor& host, const Tensor& ref) { return host.to(ref.dtype()).to(ref.device()); }
