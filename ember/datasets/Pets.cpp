@@ -35,11 +35,18 @@ std::string default_pets_dest() {
   return (fs::temp_directory_path() / "ember" / "oxford-iiit-pet").string();
 }
 
+// A folder that is there but cannot be read (permission denied, I/O error) is an error that says
+// so: not "no images here", which would send the user off to download 790 MB.
 bool holds_pets(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return false;
+  const bool is_dir = fs::is_directory(dir, ec);
+  EMBER_CHECK(!ec || ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory,
+              "pets: cannot read ", dir.string(), " (", ec.message(), ")");
+  if (!is_dir) return false;
   static const std::regex re(kPetsPattern);
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+  fs::directory_iterator it(dir, ec);
+  EMBER_CHECK(!ec, "pets: cannot list the folder ", dir.string(), " (", ec.message(), ")");
+  for (const fs::directory_entry& e : it) {
     std::string name = e.path().filename().string();
     if (e.is_regular_file(ec) && std::regex_search(name, re)) return true;
   }

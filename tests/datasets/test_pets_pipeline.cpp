@@ -11,6 +11,9 @@
 #include <fstream>
 #include <set>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "ember/datasets/Augment.h"
 #include "ember/datasets/AugmentedImages.h"
 #include "ember/datasets/Image.h"
@@ -549,6 +552,46 @@ TEST(Pets, MissingOrEmptyFolderErrorsNameIt) {
   ScopedEnv no_dl("EMBER_NO_DOWNLOAD", "1");
   expect_error([&] { pets_dir(""); },
                {"pets_dir", empty_dir / "oxford-iiit-pet", empty_dir / "oxford-pets-subset", "EMBER_NO_DOWNLOAD"});
+}
+
+// A folder that cannot be read says so, not "no Pets images ... download 790 MB". As root the
+// permission bits do not stop reads, so the check runs in a child that drops to user nobody.
+TEST(Pets, UnreadableFolderSaysPermissionDenied) {
+  PetsFolder f(1);
+  TempDir outer("ember-lockedpets-");
+  const fs::path locked = outer / "pets";
+  fs::rename(f.dir.path(), locked);
+  fs::permissions(locked, fs::perms::none);
+  fs::permissions(outer.path(), fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+    std::string msg = "no error";
+    try {
+      pets_dir(locked.string());
+    } catch (const std::exception& e) {
+      msg = e.what();
+    }
+    if (write(fds[1], msg.data(), msg.size()) < 0) _exit(3);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fs::permissions(locked, fs::perms::owner_all);
+  fs::rename(locked, f.dir.path());  // PetsFolder cleans up its own folder
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot drop to user nobody here";
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  EXPECT_NE(got.find(locked.string()), std::string::npos) << got;
+  EXPECT_NE(got.find("Permission denied"), std::string::npos) << got;
+  EXPECT_EQ(got.find("790 MB"), std::string::npos) << got;
 }
 
 TEST(Pets, RealSubsetCachesEveryImage) {
