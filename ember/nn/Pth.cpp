@@ -293,6 +293,11 @@ class TorchHooks {
                   ctx_, ": storage '", key.s, "' has a bad view (expected (key, offset, size))");
       auto view = storage(v.items[0]->s, s->dtype, static_cast<uint64_t>(v.items[2]->i));
       EMBER_CHECK(!view->root || view->root == s, ctx_, ": storage view '", view->key, "' has two roots");
+      // torch's legacy views are of a root storage, never of another view or of themselves: refused
+      // before the link is made, since a cycle of shared roots would never be freed.
+      EMBER_CHECK(view != s, ctx_, ": storage '", key.s, "' names itself as the root of its view");
+      EMBER_CHECK(!s->root, ctx_, ": storage '", key.s, "' is a view of '", s->root->key,
+                  "' and cannot be the root of view '", view->key, "'");
       view->root = s;
       view->view_offset = static_cast<uint64_t>(v.items[1]->i);
       s = view;

@@ -438,6 +438,28 @@ TEST(PthBadFiles, NestingBombsAreRefusedWithoutCrashing) {
   std::remove(path.c_str());
 }
 
+// A legacy storage whose view names itself (or a view) as its root is refused, and nothing leaks
+// (a cycle of shared roots would: the sanitizer stage runs this test with LeakSanitizer on).
+TEST(PthBadFiles, StorageViewCyclesAreRefusedWithoutLeaking) {
+  auto pid = [](const std::string& key, const std::string& view_key) {
+    return "(X\x07\x00\x00\x00storage" "ctorch\nFloatStorage\n" "X\x01\x00\x00\x00"s + key +
+           "X\x03\x00\x00\x00" "cpu" "K\x04" "(X\x01\x00\x00\x00"s + view_key + "K\x00K\x04t" "tQ"s;
+  };
+  auto rebuild = [&](const std::string& key, const std::string& view_key) {
+    return "ctorch._utils\n_rebuild_tensor_v2\n(" + pid(key, view_key) + "K\x00K\x04\x85K\x01\x85\x89}tR"s;
+  };
+  std::string path = temp_path("viewcycle.pth");
+  write_file(path, legacy_file("\x80\x02}X\x01\x00\x00\x00w"s + rebuild("0", "0") + "s."s));
+  std::string m = error_of([&] { load_pth(path); });
+  EXPECT_NE(m.find("storage '0' names itself as the root of its view"), std::string::npos) << m;
+  // '0' is a view of '1', then '1' a view of '0': a cycle of two.
+  write_file(path, legacy_file("\x80\x02}(X\x01\x00\x00\x00" "a"s + rebuild("0", "1") + "X\x01\x00\x00\x00" "b"s +
+                               rebuild("1", "0") + "u."s));
+  m = error_of([&] { load_pth(path); });
+  EXPECT_NE(m.find("storage '1' is a view of '0' and cannot be the root of view '0'"), std::string::npos) << m;
+  std::remove(path.c_str());
+}
+
 TEST(PthBadFiles, ViewsOutsideTheirStorageAreRefused) {
   // _rebuild_tensor_v2(storage of 4 floats, offset 2, size (3,), stride (1,)) reaches element 4.
   std::string pkl = "\x80\x02}X\x01\x00\x00\x00w" "ctorch._utils\n_rebuild_tensor_v2\n("
