@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   try {
     Device dev = Device::parse(device);
     learner::set_threads(threads);
+    learner::ensure_dir(out);  // outputs are checked before training, not after
+    if (!csv.empty()) learner::check_writable_file(csv, "--csv");
     // --- data: a 20% validation split of the 60,000 training images -------------------
     std::string dir = mnist_dir(data);
     Mnist mnist = load_mnist(dir, /*train=*/true);
@@ -119,7 +121,6 @@ int main(int argc, char** argv) {
     auto interp = learner::ClassificationInterpretation::from_learner(learn);
     std::cout << "\n" << interp.format_confusion_matrix() << interp.format_most_confused(5) << "\n";
 
-    learner::ensure_dir(out);
     bool plotted = interp.plot_confusion_matrix(out + "/confusion_matrix.png");
     plotted = learner::plot_loss(*learn.recorder, out + "/loss.png") && plotted;
     std::cout << "Plots" << (plotted ? " and their CSV" : " (CSV only)") << " written to " << out << "/\n";

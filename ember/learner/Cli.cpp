@@ -2,6 +2,10 @@
 #include "ember/learner/Cli.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cmath>
 #include <cstdint>
@@ -25,10 +29,29 @@ void set_threads(int threads) {
 }
 
 void ensure_dir(const std::string& dir, const std::string& flag) {
-  ::mkdir(dir.c_str(), 0755);
+  errno = 0;
+  const bool made = ::mkdir(dir.c_str(), 0755) == 0;
+  const int mkdir_errno = made ? 0 : errno;
   struct stat st {};
-  EMBER_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), flag, " ", dir,
-              " is not a folder (or cannot be created)");
+  EMBER_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), flag, " ", dir, " is not a folder",
+              mkdir_errno && mkdir_errno != EEXIST ? " and cannot be created (" : "",
+              mkdir_errno && mkdir_errno != EEXIST ? std::strerror(mkdir_errno) : "",
+              mkdir_errno && mkdir_errno != EEXIST ? ")" : "");
+  EMBER_CHECK(::access(dir.c_str(), W_OK | X_OK) == 0, flag, " ", dir, " is not writable (", std::strerror(errno),
+              ")");
+}
+
+void check_writable_file(const std::string& path, const std::string& flag) {
+  EMBER_CHECK(!path.empty(), flag, ": no file name given");
+  struct stat st {};
+  EMBER_CHECK(::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode), flag, " ", path,
+              " is a folder, not a file name");
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  EMBER_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), flag, " ", path, ": its folder ", dir,
+              " does not exist");
+  EMBER_CHECK(::access(dir.c_str(), W_OK | X_OK) == 0, flag, " ", path, ": its folder ", dir, " is not writable (",
+              std::strerror(errno), ")");
 }
 
 std::vector<int> parse_int_list(const std::string& flag, const std::string& text, int lo, int hi) {

@@ -5,6 +5,7 @@
 //
 //   set_threads(threads);                                   // --threads (0: OpenMP's default)
 //   ensure_dir(out);                                        // --out, created when missing
+//   check_writable_file(csv, "--csv");                      // before training, not after
 //   std::vector<int> ks = parse_int_list("--few-shot", "1,5,10", 1, 100000);
 //   std::vector<double> ws = parse_grid("0:1:0.25");        // {0, 0.25, 0.5, 0.75, 1}
 #pragma once
@@ -23,8 +24,12 @@ namespace learner {
 void set_threads(int threads);
 
 // Creates the folder `dir` when missing; throws an error naming `flag` and `dir` when it is not a
-// folder afterwards.
+// folder afterwards or cannot be written to (checked before any work, not when the results come).
 void ensure_dir(const std::string& dir, const std::string& flag = "--out");
+
+// Checks, before any work, that a file can be written at `path`: its folder exists and is writable,
+// and `path` is not a folder. Throws an error naming `flag` and `path`.
+void check_writable_file(const std::string& path, const std::string& flag);
 
 // Reads all of `s` into `v` (an integer: std::stoll, a floating-point number: std::stod); false
 // when `s` is empty, no number, has more after the number ("5x"), is an integer that does not fit

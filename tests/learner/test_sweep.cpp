@@ -3,6 +3,8 @@
 #include <limits>
 #include <set>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -127,6 +129,40 @@ TEST(Cli, EnsureDirCreatesOrNamesTheFlag) {
   EXPECT_NE(error_of([&] { ensure_dir(t.path + "/file"); }).find("--out " + t.path + "/file is not a folder"),
             std::string::npos);
   EXPECT_NE(error_of([&] { ensure_dir(t.path + "/file", "--dir"); }).find("--dir "), std::string::npos);
+  EXPECT_NE(error_of([&] { ensure_dir(t.path + "/no/such/new"); }).find("cannot be created (No such file or directory)"),
+            std::string::npos);
+}
+
+// Output files are checked before the work that would write them.
+TEST(Cli, CheckWritableFileNamesTheProblem) {
+  TempDir t;
+  EXPECT_NO_THROW(check_writable_file(t.path + "/out.csv", "--csv"));
+  EXPECT_NE(error_of([&] { check_writable_file(t.path, "--csv"); }).find("--csv " + t.path + " is a folder"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { check_writable_file(t.path + "/missing/out.csv", "--csv"); })
+                .find("its folder " + t.path + "/missing does not exist"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { check_writable_file("", "--csv"); }).find("--csv: no file name given"), std::string::npos);
+  // A read-only folder (as root the permission bits do not stop writes: checked as user nobody).
+  fs::create_directory(t.path + "/ro");
+  fs::permissions(t.path + "/ro", fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+  fs::permissions(t.path, fs::perms::owner_all | fs::perms::others_exec);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+    try {
+      check_writable_file(t.path + "/ro/out.csv", "--csv");
+    } catch (const Error& e) {
+      _exit(std::string(e.what()).find("is not writable (Permission denied)") != std::string::npos ? 0 : 4);
+    }
+    _exit(5);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fs::permissions(t.path + "/ro", fs::perms::owner_all);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot drop to user nobody here";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
 }
 
 // ---------------------------------------------------------------------------
